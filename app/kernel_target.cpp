@@ -1,0 +1,172 @@
+#include "app/kernel_target.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/parse.hpp"
+#include "kernel/address_space.hpp"
+#include "kernel/paging.hpp"
+
+namespace tlpstub::app {
+
+using stub::MemoryReadResult;
+using stub::OutputFn;
+using Args = std::vector<std::string_view>;
+
+KernelTarget::KernelTarget(TargetContext& ctx) : ctx_(ctx) { register_commands(); }
+
+void KernelTarget::register_commands() {
+  auto bind = [this](auto fn) {
+    return [this, fn](const Args& a, const OutputFn& out) { return (this->*fn)(a, out); };
+  };
+  monitor_.add({"phys", "phys [on|off]",
+                "gdb memory accesses use physical (on) or kernel virtual (off) addresses",
+                bind(&KernelTarget::cmd_phys)});
+  monitor_.add({"v2p", "v2p ADDR", "translate a virtual address, showing every level's entry",
+                bind(&KernelTarget::cmd_v2p)});
+  monitor_.add({"cr3", "cr3 [VALUE]",
+                "show the page-table root in use, or use VALUE for this session",
+                bind(&KernelTarget::cmd_cr3)});
+  monitor_.add({"stats", "stats", "transport statistics (requests, bytes, round trips)",
+                bind(&KernelTarget::cmd_stats)});
+}
+
+void KernelTarget::begin_request() {
+  // The target is live: page tables read for an earlier request may have changed.
+  if (walker_) walker_->new_epoch();
+}
+
+std::string KernelTarget::attach_message() {
+  if (!space())
+    return "tlpstub: no kernel page table known yet (no --cr3); physical reads work with "
+           "'monitor phys on'\n";
+  return {};
+}
+
+std::optional<SpaceConfig> KernelTarget::space() const {
+  if (override_) return override_;
+  return ctx_.kernel_space();
+}
+
+kernel::PageWalker& KernelTarget::walker_for(const SpaceConfig& sc) {
+  if (!walker_ || walker_levels_ != sc.levels || walker_sme_ != sc.sme_mask) {
+    walker_ = std::make_unique<kernel::PageWalker>(ctx_.memory(), sc.levels, sc.sme_mask);
+    walker_levels_ = sc.levels;
+    walker_sme_ = sc.sme_mask;
+  }
+  return *walker_;
+}
+
+MemoryReadResult KernelTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
+  if (phys_mode_) return read_physical(addr, out);
+  auto sc = space();
+  if (!sc)
+    return {0, Error{Errc::busy,
+                     "no kernel page table known: give --cr3, or use 'monitor phys on'", addr}};
+  return read_virtual(*sc, addr, out);
+}
+
+// Physical reads go page by page in one batch, so a read that runs into a hole returns the
+// readable prefix.
+MemoryReadResult KernelTarget::read_physical(std::uint64_t addr, std::span<std::uint8_t> out) {
+  std::vector<ReadRange> ranges;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    std::uint64_t a = addr + done;
+    if (a < addr) break;  // wrapped past 2^64
+    std::size_t n = std::min<std::uint64_t>(out.size() - done, kPageSize - (a & kPageMask));
+    ranges.push_back({PhysAddr(a), out.subspan(done, n)});
+    done += n;
+  }
+  std::vector<ReadStatus> st(ranges.size());
+  ctx_.memory().read(ranges, st);
+  MemoryReadResult r;
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    if (!st[i]) {
+      r.fault = st[i].error();
+      return r;
+    }
+    r.bytes_read += ranges[i].out.size();
+  }
+  if (r.bytes_read < out.size())
+    r.fault = Error{Errc::unbacked, "address space ends at 2^64", 0};
+  return r;
+}
+
+MemoryReadResult KernelTarget::read_virtual(const SpaceConfig& sc, std::uint64_t addr,
+                                            std::span<std::uint8_t> out) {
+  kernel::AddressSpace as(ctx_.memory(), walker_for(sc), sc.top);
+  auto o = as.read(VirtAddr(addr), out);
+  return {o.bytes_read, o.fault};
+}
+
+std::vector<stub::ThreadInfo> KernelTarget::threads() {
+  return {{1, "kernel", phys_mode_ ? "physical memory" : "kernel address space"}};
+}
+
+Result<stub::RegisterSet> KernelTarget::registers(std::int64_t thread_id) {
+  if (thread_id != 1) return fail(Errc::not_found, fmt::format("no thread {}", thread_id));
+  stub::RegisterSet regs;  // nothing is known about CPU state over DMA ...
+  if (auto sc = space()) regs.set(stub::Reg::cr3, sc->raw_cr3);  // ... but the page table is.
+  return regs;
+}
+
+Result<void> KernelTarget::monitor(std::string_view command, const OutputFn& out) {
+  return monitor_.run(command, out);
+}
+
+Result<void> KernelTarget::cmd_phys(const Args& a, const OutputFn& out) {
+  if (a.size() > 1 || (a.size() == 1 && a[0] != "on" && a[0] != "off"))
+    return fail(Errc::invalid_argument, "usage: monitor phys [on|off]");
+  if (a.size() == 1) phys_mode_ = a[0] == "on";
+  out(phys_mode_ ? "memory accesses use physical addresses\n"
+                 : "memory accesses use kernel virtual addresses\n");
+  return {};
+}
+
+Result<void> KernelTarget::cmd_v2p(const Args& a, const OutputFn& out) {
+  if (a.size() != 1) return fail(Errc::invalid_argument, "usage: monitor v2p ADDR");
+  auto va = parse_u64(a[0], 0);
+  if (!va) return fail(Errc::invalid_argument, fmt::format("v2p: '{}' is not an address", a[0]));
+  auto sc = space();
+  if (!sc) return fail(Errc::busy, "no page table known: give --cr3 or 'monitor cr3 VALUE'");
+  auto walk = walker_for(*sc).walk(sc->top, VirtAddr(*va));
+  out(fmt::format("{:#018x} in the {}-level table at {:#x}\n", *va, sc->levels, sc->top.value));
+  out(kernel::format_walk(walk, sc->sme_mask));
+  if (!walk.result) return std::unexpected(walk.result.error());
+  return {};
+}
+
+Result<void> KernelTarget::cmd_cr3(const Args& a, const OutputFn& out) {
+  if (a.empty()) {
+    auto sc = space();
+    if (!sc) {
+      out("no page table known (no --cr3 given)\n");
+      return {};
+    }
+    out(fmt::format("cr3 {:#x} -> top-level table {:#x}, {}-level paging, from {}\n", sc->raw_cr3,
+                    sc->top.value, sc->levels, sc->source));
+    return {};
+  }
+  if (a.size() != 1) return fail(Errc::invalid_argument, "usage: monitor cr3 [VALUE]");
+  auto v = parse_u64(a[0], 0);
+  if (!v) return fail(Errc::invalid_argument, fmt::format("cr3: '{}' is not a number", a[0]));
+  SpaceConfig sc = space().value_or(SpaceConfig{});
+  if (!space()) sc.levels = 4;
+  sc.raw_cr3 = *v;
+  sc.top = kernel::cr3_table(*v, sc.sme_mask);
+  sc.source = "monitor cr3 (this session)";
+  override_ = sc;
+  out(fmt::format("this session now uses top-level table {:#x} ({}-level)\n", sc.top.value,
+                  sc.levels));
+  return {};
+}
+
+Result<void> KernelTarget::cmd_stats(const Args&, const OutputFn& out) {
+  std::string s = ctx_.stats_text ? ctx_.stats_text() : std::string();
+  out(s.empty() ? "no transport statistics\n" : s);
+  return {};
+}
+
+}  // namespace tlpstub::app
