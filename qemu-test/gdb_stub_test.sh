@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# gdb_stub_test.sh --tlpstub BIN --kernel K --cpu C --cache DIR --initrd FILE
+#                  [--workdir DIR] [--mem SIZE] [--cr3-source qemu|init_top_pgt]
+#
+# Foundation checks of tlpstub against a live QEMU guest, with stock gdb:
+#  (a) x/s linux_banner prints the guest's /proc/version
+#  (b) 1 MiB at init_task equals the same read through QEMU's gdbstub (VM paused)
+#  (c) `monitor phys on` + x/16xb PHYS equals the RAM file
+#  (d) writes, continue, stepi, breakpoints give errors; the session stays usable
+#  (e) 4 concurrent gdb clients dumping 1 MiB all equal the reference
+#  (f) random bytes and malformed packets, then gdb still works
+# Exit 77 (CTest SKIP_RETURN_CODE) when the tlpstub binary does not exist.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+tlpstub= cr3_source=qemu rest=()
+while (($#)); do
+  case "$1" in
+    --tlpstub) tlpstub=$2; shift 2 ;;
+    --cr3-source) cr3_source=$2; shift 2 ;;
+    *) rest+=("$1"); shift ;;
+  esac
+done
+if [[ -z $tlpstub || ! -x $tlpstub ]]; then
+  echo "SKIP: tlpstub binary '${tlpstub:-<none>}' does not exist (build the tlpstub target)"
+  exit 77
+fi
+
+guest_test_boot "${rest[@]}"
+tmp=$GUEST_DIR
+version=$(guest_truth version)
+banner=$(guest_sym linux_banner)
+init_task=$(guest_sym init_task)
+pgd=$(guest_sym init_top_pgt)
+MiB=1048576
+
+case "$cr3_source" in
+  qemu) cr3=$(guest_cr3) ;;
+  init_top_pgt) cr3=$(guest_kva2pa "$pgd") ;;
+  *) guest_die "--cr3-source qemu|init_top_pgt" ;;
+esac
+
+# ---- start tlpstub ----------------------------------------------------------
+port=$(free_port)
+targs=(--memory "$GUEST_RAM" --cr3 "$cr3" --listen "127.0.0.1:$port")
+(( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
+echo "tlpstub ${targs[*]}"
+"$tlpstub" "${targs[@]}" </dev/null >"$tmp/tlpstub.log" 2>&1 &
+tpid=$!
+guest_on_exit "kill $tpid; wait $tpid"
+guest_watch_pid "$tpid"
+t0=$SECONDS
+until ss -Hltn "sport = :$port" | grep -q .; do
+  if ! kill -0 "$tpid" 2>/dev/null; then
+    echo "tlpstub exited before listening:"; cat "$tmp/tlpstub.log"; exit 1
+  fi
+  (( SECONDS - t0 > 60 )) && { echo "tlpstub not listening after 60 s:"; cat "$tmp/tlpstub.log"; exit 1; }
+  sleep 0.1
+done
+echo "tlpstub listening on $port after $(( SECONDS - t0 )) s"
+
+# tgdb EX...: gdb -batch against tlpstub.
+tgdb() {
+  local args=(-batch -nx -ex "set pagination off" -ex "set confirm off"
+              -ex "set print elements 0" -ex "target remote 127.0.0.1:$port") e
+  for e in "$@"; do args+=(-ex "$e"); done
+  timeout "${TGDB_TIMEOUT:-120}" gdb "${args[@]}" </dev/null 2>&1
+}
+
+want_xs="\"$version\\n\""
+banner_ok() { [[ $1 == *"$want_xs"* ]]; }
+
+# ---- (a) banner ---------------------------------------------------------------
+out=$(tgdb "x/s $banner" || true)
+if banner_ok "$out"; then pass "(a) x/s linux_banner == /proc/version"
+else fail "(a) x/s $banner:"; echo "$out" | tail -n 5; fi
+
+# ---- (b) 1 MiB at init_task, VM paused ------------------------------------------
+it_end=$(printf '0x%x' $(( init_task + MiB )))
+guest_pause
+t1=$(date +%s.%N)
+out=$(tgdb "dump binary memory $tmp/it.tlpstub $init_task $it_end" || true)
+t2=$(date +%s.%N)
+guest_ref_dump "$init_task" $MiB "$tmp/it.ref"
+t3=$(date +%s.%N)
+if [[ -f $tmp/it.tlpstub ]] && cmp -s "$tmp/it.tlpstub" "$tmp/it.ref"; then
+  pass "(b) 1 MiB at init_task == QEMU gdbstub (tlpstub $(echo "$t2 - $t1" | bc) s, qemu $(echo "$t3 - $t2" | bc) s)"
+else
+  fail "(b) 1 MiB at init_task differs: $(cmp "$tmp/it.tlpstub" "$tmp/it.ref" 2>&1 | head -n1)"; echo "$out" | tail -n 5
+fi
+
+# ---- (e) 4 concurrent clients, still paused -----------------------------------
+pids=()
+for i in 1 2 3 4; do
+  tgdb "dump binary memory $tmp/it.c$i $init_task $it_end" >"$tmp/c$i.log" 2>&1 &
+  pids+=($!)
+done
+bad=
+for i in 1 2 3 4; do
+  wait "${pids[$((i-1))]}" || true
+  [[ -f $tmp/it.c$i ]] && cmp -s "$tmp/it.c$i" "$tmp/it.ref" || bad+=" $i"
+done
+[[ -z $bad ]] && pass "(e) 4 concurrent 1 MiB dumps == reference" ||
+  { fail "(e) concurrent clients differ:$bad"; tail -n 3 "$tmp"/c*.log; }
+
+# ---- (c) physical reads vs the RAM file, still paused ---------------------------
+phys_list=("$(guest_kva2pa "$banner")" "$(guest_kva2pa "$pgd")" "$(guest_kva2pa "$init_task")")
+(( GUEST_MAP_IDENTITY )) || phys_list+=(0x100000000 0x$(printf '%x' $(( 0x100000000 + (GUEST_MEM_MB - 2048) * MiB - 4096 ))))
+exs=("monitor phys on")
+for p in "${phys_list[@]}"; do exs+=("x/16xb $p"); done
+exs+=("monitor phys off" "x/s $banner")
+out=$(tgdb "${exs[@]}" || true)
+for p in "${phys_list[@]}"; do
+  got=$(awk -v a="$p:" 'index($0, a) == 1 {for (i = 2; i <= NF; i++) printf "%s ", $i}
+                        f {for (i = 2; i <= NF; i++) printf "%s ", $i; f = 0}
+                        index($0, a) == 1 {f = 1}' <<<"$out" | tr -s ' ' | sed 's/ $//')
+  guest_ram_dump "$p" 16 "$tmp/phys.bin"
+  want=$(od -An -tx1 -v "$tmp/phys.bin" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//; s/\([0-9a-f][0-9a-f]\)/0x\1/g')
+  [[ -n $got && $got == "$want" ]] && pass "(c) phys $p: 16 bytes == RAM file" ||
+    fail "(c) phys $p: gdb '$got' vs file '$want'"
+done
+banner_ok "$out" && pass "(c) monitor phys off restores virtual reads" || fail "(c) x/s after phys off"
+guest_resume
+
+# ---- (d) execution control and writes -------------------------------------------
+text=$(guest_sym _stext)
+before=$(guest_ram_dump "$(guest_kva2pa "$banner")" 16 /dev/stdout | od -An -tx1)
+out=$(TGDB_TIMEOUT=60 tgdb \
+  "echo ==W==\n" "set {int}$banner = 1" "echo ==W-X==\n" "x/s $banner" \
+  "echo ==C==\n" "continue" "echo ==C-X==\n" "x/s $banner" \
+  "echo ==S==\n" "stepi" "echo ==S-X==\n" "x/s $banner" \
+  "echo ==B==\n" "break *$text" "continue" "echo ==B-X==\n" "x/s $banner" \
+  "echo ==END==\n"; echo "rc=$?")
+echo "$out" >"$tmp/d.log"
+seg() { awk -v b="==$1==" -v e="==$2==" '$0 == e {f = 0} f {print} $0 == b {f = 1}' <<<"$out"; }
+errre='not being run|[Ee]rror|[Cc]annot|[Cc]ould not|[Cc]ouldn.t|not supported|[Rr]ead-only|read only|refused|[Ff]ailed|not allowed|[Uu]nsupported|signal|Remote failure'
+for k in W:write C:continue S:stepi B:break; do
+  tag=${k%%:*} name=${k#*:}
+  msg=$(seg "$tag" "$tag-X")
+  after=$(seg "$tag-X" "$( [[ $tag == B ]] && echo END || { case $tag in W) echo C;; C) echo S;; S) echo B;; esac; } )")
+  if [[ $msg =~ $errre ]] && banner_ok "$after"; then
+    pass "(d) $name refused: $(tr '\n' ' ' <<<"$msg" | cut -c1-100)"
+  else
+    fail "(d) $name: output '$(tr '\n' ' ' <<<"$msg" | cut -c1-160)'; next x/s ok: $(banner_ok "$after" && echo yes || echo no)"
+  fi
+done
+[[ $out == *"==END=="* ]] || fail "(d) gdb did not reach the end of the script (hung or died): $(tail -n 3 <<<"$out")"
+after=$(guest_ram_dump "$(guest_kva2pa "$banner")" 16 /dev/stdout | od -An -tx1)
+[[ $before == "$after" ]] && pass "(d) banner bytes in RAM unchanged" || fail "(d) banner bytes in RAM changed!"
+
+# ---- (f) garbage on the wire --------------------------------------------------
+python3 "$here/rsp_abuse.py" "$port" >"$tmp/abuse.log" 2>&1 && abuse=ok || abuse=failed
+sed 's/^/    /' "$tmp/abuse.log"
+kill -0 "$tpid" 2>/dev/null && pass "(f) tlpstub alive after garbage ($abuse)" || fail "(f) tlpstub died: $(tail -n 5 "$tmp/tlpstub.log")"
+out=$(tgdb "x/s $banner" || true)
+banner_ok "$out" && pass "(f) x/s after garbage" || { fail "(f) x/s after garbage"; echo "$out" | tail -n 5; }
+
+test_summary

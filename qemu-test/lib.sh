@@ -1,0 +1,396 @@
+# qemu-test/lib.sh -- boot a Debian kernel in QEMU (TCG) with its RAM in a
+# shared file, and read ground truth from it. Source it from bash:
+#
+#   source qemu-test/lib.sh
+#   eval "$(qemu-test/fetch-kernel.sh 6.1-cloud "$CACHE")"   # VMLINUZ, SYSTEM_MAP, ...
+#   guest_start --kernel "$VMLINUZ" --initrd initrd.cpio.gz --cpu max \
+#               --system-map "$SYSTEM_MAP" [--mem 3G] [--panic] [--dir DIR]
+#   guest_wait_ready 120
+#   guest_truth version                # lines the guest printed between markers
+#   guest_sym linux_banner             # runtime address (kallsyms, else System.map+slide)
+#   guest_cr3                          # CR3 as QEMU sees it, 0x...
+#   guest_ref_dump 0xADDR LEN OUT      # read through QEMU's own gdbstub
+#   guest_ram_dump PHYS LEN OUT        # read the RAM file (honours the q35 map)
+#   guest_stop                         # also run by the EXIT trap guest_start sets
+#
+# After guest_start these are set: GUEST_DIR GUEST_RAM GUEST_MEM_MB GUEST_MAP
+# GUEST_GDB_PORT GUEST_QMP GUEST_SERIAL GUEST_QEMU_PID GUEST_CPU GUEST_SYSTEM_MAP
+# GUEST_MAP_IDENTITY (1 when file offset == physical address).
+# GUEST_MAP is the `tlpstub --map` spec for the RAM file (identity for guests
+# below 2816 MiB: "0:0:512M"; for 3 GiB on q35: "0:0:2G,4G:2G:1G").
+# Extra cleanup for the EXIT trap: guest_on_exit 'kill $PID'.
+
+GUEST_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+GUEST_QEMU=${GUEST_QEMU:-qemu-system-x86_64}
+GUEST_GDB=${GUEST_GDB:-gdb}
+GUEST_CLEANUP=()
+GUEST_QEMU_PID=
+
+guest_log() { echo "[guest $(date +%T)] $*" >&2; }
+guest_die() { echo "[guest] ERROR: $*" >&2; exit 1; }
+
+# A free TCP port on 127.0.0.1 (the kernel picks it; tiny race until bound).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Size with K/M/G suffix -> MiB.
+guest__mib() {
+  local s=${1^^}
+  case "$s" in
+    *G) echo $(( ${s%G} * 1024 )) ;;
+    *M) echo $(( ${s%M} )) ;;
+    *) guest_die "memory size '$1': use a M or G suffix" ;;
+  esac
+}
+
+# MiB -> "NG" or "NM".
+guest__size() { if (( $1 % 1024 )); then echo "${1}M"; else echo "$(( $1 / 1024 ))G"; fi; }
+
+# q35 in QEMU 7.2 (hw/i386/pc_q35.c): RAM >= 0xb0000000 (2816 MiB) is split
+# into 2 GiB below 4 GiB and the rest from 4 GiB; the backend file holds the
+# low part first. Smaller guests are identity-mapped (file offset == phys).
+guest__map_for() {
+  local mb=$1
+  if (( mb >= 2816 )); then
+    echo "0:0:2G,4G:2G:$(guest__size $(( mb - 2048 )))"
+  else
+    echo "0:0:$(guest__size "$mb")"
+  fi
+}
+
+guest_on_exit() { GUEST_CLEANUP+=("$1"); }
+
+guest__exit_trap() {
+  local rc=$? c
+  for c in "${GUEST_CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  guest_stop
+  return $rc
+}
+
+# guest_watch_pid PID [FILE]: if this shell dies without running its traps
+# (SIGKILL, or a CTest timeout killing the process tree), kill PID and then
+# delete FILE. The watchdog is double-forked into its own session so a tree
+# kill misses it; it exits by itself within a second of PID ending.
+guest_watch_pid() {
+  ( setsid bash -c '
+      parent=$1 pid=$2 file=$3
+      while kill -0 "$parent" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null; sleep 1; kill -KILL "$pid" 2>/dev/null
+      fi
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+      [[ -z $file ]] || rm -f "$file"
+    ' guest-watchdog "$$" "$1" "${2:-}" & ) </dev/null >/dev/null 2>&1
+}
+
+guest_start() {
+  local kernel= initrd= cpu=max mem=512M smp=1 dir= append= panic=0 ramdir=
+  GUEST_SYSTEM_MAP=${GUEST_SYSTEM_MAP:-}
+  while (($#)); do
+    case "$1" in
+      --kernel) kernel=$2; shift 2 ;;
+      --initrd) initrd=$2; shift 2 ;;
+      --cpu) cpu=$2; shift 2 ;;
+      --mem) mem=$2; shift 2 ;;
+      --smp) smp=$2; shift 2 ;;
+      --dir) dir=$2; shift 2 ;;
+      --append) append=$2; shift 2 ;;
+      --panic) panic=1; shift ;;
+      --system-map) GUEST_SYSTEM_MAP=$2; shift 2 ;;
+      --ram-dir) ramdir=$2; shift 2 ;;
+      *) guest_die "guest_start: unknown option $1" ;;
+    esac
+  done
+  [[ -f $kernel ]] || guest_die "guest_start: kernel '$kernel' not found"
+  [[ -f $initrd ]] || guest_die "guest_start: initrd '$initrd' not found"
+  command -v "$GUEST_QEMU" >/dev/null || guest_die "$GUEST_QEMU not installed"
+  [[ -n $GUEST_QEMU_PID ]] && guest_die "guest_start: a guest is already running"
+
+  GUEST_CPU=$cpu
+  GUEST_MEM_MB=$(guest__mib "$mem")
+  GUEST_MAP=$(guest__map_for "$GUEST_MEM_MB")
+  GUEST_MAP_IDENTITY=1; (( GUEST_MEM_MB >= 2816 )) && GUEST_MAP_IDENTITY=0
+  if [[ -z $dir ]]; then dir=$(mktemp -d "${TMPDIR:-/tmp}/tlpstub-guest.XXXXXX"); fi
+  mkdir -p "$dir"
+  GUEST_DIR=$(cd "$dir" && pwd)
+  # RAM on tmpfs when there is room: no disk writeback of guest memory.
+  if [[ -z $ramdir ]]; then
+    ramdir=$GUEST_DIR
+    if [[ -d /dev/shm && -w /dev/shm ]]; then
+      local avail
+      avail=$(df -Pm /dev/shm | awk 'NR==2 {print $4}')
+      (( avail > GUEST_MEM_MB + 256 )) && ramdir=/dev/shm
+    fi
+  fi
+  GUEST_RAM=$(mktemp "$ramdir/tlpstub-ram.XXXXXX")
+  GUEST_SERIAL=$GUEST_DIR/serial.log
+  GUEST_QMP=$GUEST_DIR/qmp.sock
+  local qlog=$GUEST_DIR/qemu.log
+  local cmdline="console=ttyS0 panic=0 $append"
+  (( panic )) && cmdline+=" tlpstub.panic=1"
+
+  trap guest__exit_trap EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  local try
+  for try in 1 2 3; do
+    GUEST_GDB_PORT=$(free_port)
+    rm -f "$GUEST_SERIAL" "$GUEST_QMP"
+    # -nodefaults: no NIC/VGA to probe (faster boot); the serial port is
+    # explicit. panic=0 keeps a panicked kernel (and its RAM) around forever;
+    # -no-reboot turns a triple fault into a QEMU exit instead of a reset.
+    "$GUEST_QEMU" -nodefaults -no-user-config \
+      -machine q35,memory-backend=ram -accel tcg -cpu "$cpu" -smp "$smp" -m "${GUEST_MEM_MB}M" \
+      -object "memory-backend-file,id=ram,size=${GUEST_MEM_MB}M,mem-path=$GUEST_RAM,share=on" \
+      -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+      -display none -serial "file:$GUEST_SERIAL" \
+      -gdb "tcp:127.0.0.1:$GUEST_GDB_PORT" \
+      -qmp "unix:$GUEST_QMP,server=on,wait=off" \
+      -no-reboot </dev/null >"$qlog" 2>&1 &
+    GUEST_QEMU_PID=$!
+    local ramfile=$GUEST_RAM
+    [[ -n ${GUEST_KEEP_RAM:-} ]] && ramfile=
+    guest_watch_pid "$GUEST_QEMU_PID" "$ramfile"
+    local i
+    for i in $(seq 50); do
+      [[ -S $GUEST_QMP ]] && break
+      kill -0 "$GUEST_QEMU_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [[ -S $GUEST_QMP ]] && kill -0 "$GUEST_QEMU_PID" 2>/dev/null; then
+      guest_log "QEMU pid $GUEST_QEMU_PID cpu=$cpu mem=${GUEST_MEM_MB}M gdb=127.0.0.1:$GUEST_GDB_PORT ram=$GUEST_RAM dir=$GUEST_DIR"
+      return 0
+    fi
+    wait "$GUEST_QEMU_PID" 2>/dev/null || true
+    GUEST_QEMU_PID=
+    if grep -qi 'address already in use' "$qlog"; then
+      guest_log "port $GUEST_GDB_PORT taken, retrying"
+      continue
+    fi
+    break
+  done
+  cat "$qlog" >&2
+  guest_die "QEMU did not start (log above)"
+}
+
+guest_running() { [[ -n $GUEST_QEMU_PID ]] && kill -0 "$GUEST_QEMU_PID" 2>/dev/null; }
+
+guest__fail_with_log() {
+  echo "[guest] ERROR: $*" >&2
+  echo "---- serial log tail ($GUEST_SERIAL) ----" >&2
+  tail -n 40 "$GUEST_SERIAL" 2>/dev/null | tr -d '\r' >&2
+  echo "---- qemu log ----" >&2
+  cat "$GUEST_DIR/qemu.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# guest_wait_ready [TIMEOUT_S] [MARKER]: wait for ==TLPSTUB-READY== (or MARKER).
+guest_wait_ready() {
+  local timeout=${1:-120} marker=${2:-==TLPSTUB-READY==} t0=$SECONDS
+  while ! grep -q -- "$marker" "$GUEST_SERIAL" 2>/dev/null; do
+    guest_running || guest__fail_with_log "QEMU exited before $marker"
+    (( SECONDS - t0 >= timeout )) && guest__fail_with_log "no $marker after ${timeout}s"
+    sleep 0.2
+  done
+  guest_log "$marker after $(( SECONDS - t0 ))s"
+}
+
+guest_stop() {
+  # Safe under `set -e` (it runs from the EXIT trap): every step may fail.
+  local pid=$GUEST_QEMU_PID i
+  if [[ -n $pid ]]; then
+    if kill -0 "$pid" 2>/dev/null; then
+      timeout 5 python3 "$GUEST_LIB_DIR/qmp.py" "$GUEST_QMP" quit >/dev/null 2>&1 || true
+      for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      if kill -TERM "$pid" 2>/dev/null; then sleep 0.5; fi
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    GUEST_QEMU_PID=
+  fi
+  if [[ -n ${GUEST_RAM:-} && -z ${GUEST_KEEP_RAM:-} ]]; then rm -f "$GUEST_RAM" || true; fi
+  return 0
+}
+
+# guest_hmp CMD...: run HMP commands (via QMP), print their output.
+guest_hmp() { python3 "$GUEST_LIB_DIR/qmp.py" "$GUEST_QMP" "$@"; }
+guest_pause()  { guest_hmp stop >/dev/null; }
+guest_resume() { guest_hmp cont >/dev/null; }
+
+# CR3 of vCPU 0 as QEMU sees it (raw: PCID/PTI bits included), e.g. 0x1a0e000.
+# In the idle loop this is init_top_pgt or the last process's table, both of
+# which map the kernel.
+guest_cr3() {
+  local out v
+  out=$(guest_hmp "info registers") || return 1
+  v=$(sed -n 's/.*CR3=\([0-9a-fA-F]*\).*/\1/p' <<<"$out" | head -n1)
+  [[ -n $v ]] || { echo "guest_cr3: no CR3 in 'info registers'" >&2; return 1; }
+  printf '0x%x\n' "$((16#$v))"
+}
+
+# guest_gva2gpa VA: translate through the vCPU's current page tables.
+guest_gva2gpa() {
+  local out
+  out=$(guest_hmp "gva2gpa $1") || return 1
+  sed -n 's/^gpa: *\(0x[0-9a-fA-F]*\).*/\1/p' <<<"$out" | head -n1 | grep . ||
+    { echo "guest_gva2gpa $1: $out" >&2; return 1; }
+}
+
+# guest_truth SECTION: the lines between ==TLPSTUB-BEGIN SECTION== and
+# ==TLPSTUB-END SECTION== (carriage returns stripped).
+guest_truth() {
+  tr -d '\r' <"$GUEST_SERIAL" |
+    awk -v b="==TLPSTUB-BEGIN $1==" -v e="==TLPSTUB-END $1==" \
+      '$0 == e {f = 0} f {print} $0 == b {f = 1}'
+}
+
+# guest_vmcoreinfo KEY: a value from the guest's VMCOREINFO, e.g.
+# guest_vmcoreinfo 'SYMBOL(kallsyms_names)' or guest_vmcoreinfo 'NUMBER(phys_base)'.
+# Printed as the kernel wrote it: SYMBOL/KERNELOFFSET hex without 0x,
+# NUMBER/OFFSET/SIZE decimal.
+guest_vmcoreinfo() {
+  guest_truth vmcoreinfo | awk -v k="$1=" 'index($0, k) == 1 {print substr($0, length(k) + 1); exit}'
+}
+
+# guest_sym NAME: runtime address (0x...) of a kernel symbol: the guest's
+# /proc/kallsyms lines first; then VMCOREINFO SYMBOL(NAME) (the kallsyms_*
+# tables are never in /proc/kallsyms); else a real System.map + KASLR slide.
+guest_sym() {
+  local a
+  a=$(guest_truth kallsyms | awk -v n="$1" '$3 == n {print $1; exit}')
+  if [[ -n $a ]]; then echo "0x$a"; return 0; fi
+  a=$(guest_vmcoreinfo "SYMBOL($1)")
+  if [[ -n $a ]]; then printf '0x%x\n' "$((16#$a))"; return 0; fi
+  [[ -n $GUEST_SYSTEM_MAP && -f $GUEST_SYSTEM_MAP ]] ||
+    { echo "guest_sym: $1 not in the guest's kallsyms or vmcoreinfo (and no System.map)" >&2; return 1; }
+  local m slide
+  m=$(awk -v n="$1" '$3 == n {print $1; exit}' "$GUEST_SYSTEM_MAP")
+  [[ -n $m ]] || { echo "guest_sym: $1 unknown" >&2; return 1; }
+  slide=$(guest_kaslr_slide) || return 1
+  printf '0x%x\n' $(( 16#$m + slide ))
+}
+
+# KASLR slide of the image: runtime _text - System.map _text (needs the real
+# System.map from the -dbg package, see fetch-kernel.sh).
+guest_kaslr_slide() {
+  local t rt
+  [[ -n $GUEST_SYSTEM_MAP && -f $GUEST_SYSTEM_MAP ]] || { echo "guest_kaslr_slide: no System.map" >&2; return 1; }
+  t=$(awk '$3 == "_text" {print $1; exit}' "$GUEST_SYSTEM_MAP")
+  rt=$(guest_truth kallsyms | awk '$3 == "_text" {print $1; exit}')
+  [[ -n $t && -n $rt ]] || { echo "guest_kaslr_slide: no _text" >&2; return 1; }
+  printf '0x%x\n' $(( 16#$rt - 16#$t ))
+}
+
+# phys_base (the kernel image's physical slide) from the guest's /proc/iomem:
+# "Kernel code" starts at __pa_symbol(_text) (arch/x86/kernel/setup.c).
+guest_phys_base() {
+  local code text
+  code=$(guest_truth iomem | awk -F'[- ]+' '/: Kernel code$/ {print $2; exit}')
+  text=$(guest_sym _text) || return 1
+  [[ -n $code ]] || { echo "guest_phys_base: no Kernel code in iomem" >&2; return 1; }
+  printf '0x%x\n' $(( 16#$code - (text - 0xffffffff80000000) ))
+}
+
+# guest_kva2pa VA: physical address of a kernel-image VA (no page walk).
+guest_kva2pa() {
+  local pb
+  pb=$(guest_phys_base) || return 1
+  printf '0x%x\n' $(( $1 - 0xffffffff80000000 + pb ))
+}
+
+# guest_ram_offset PHYS: offset of a physical address in the RAM file.
+guest_ram_offset() {
+  local phys=$(( $1 )) lowmb=$GUEST_MEM_MB
+  (( GUEST_MEM_MB >= 2816 )) && lowmb=2048
+  if (( phys < lowmb * 1048576 )); then
+    echo "$phys"
+  elif (( GUEST_MEM_MB >= 2816 && phys >= 0x100000000 && phys < 0x100000000 + (GUEST_MEM_MB - 2048) * 1048576 )); then
+    echo $(( phys - 0x100000000 + 2048 * 1048576 ))
+  else
+    echo "guest_ram_offset: $1 is not RAM" >&2; return 1
+  fi
+}
+
+# guest_ram_dump PHYS LEN OUT: bytes of guest-physical memory from the RAM file.
+guest_ram_dump() {
+  local off
+  off=$(guest_ram_offset "$1") || return 1
+  dd if="$GUEST_RAM" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$off" count=$(( $2 )) status=none
+}
+
+# guest_gdb EX...: gdb -batch against QEMU's gdbstub, one -ex per argument.
+# QEMU pauses the VM when gdb attaches and resumes it on detach (even if it
+# was paused with HMP `stop`), so gdb `disconnect`s instead and the VM's run
+# state is restored here: a paused VM stays paused (exact reference reads).
+guest_gdb() {
+  local args=(-batch -nx -ex "set pagination off" -ex "set confirm off"
+              -ex "set print elements 0"
+              -ex "target remote 127.0.0.1:$GUEST_GDB_PORT") e was rc=0
+  for e in "$@"; do args+=(-ex "$e"); done
+  args+=(-ex disconnect)
+  was=$(guest_hmp "info status" 2>/dev/null || true)
+  timeout 120 "$GUEST_GDB" "${args[@]}" </dev/null || rc=$?
+  if [[ $was == *running* ]]; then guest_resume || true; fi
+  return $rc
+}
+
+# guest_ref_dump ADDR LEN OUT: reference read of virtual memory via QEMU's gdbstub.
+guest_ref_dump() {
+  local end
+  end=$(printf '0x%x' $(( $1 + $2 )))
+  rm -f "$3"
+  guest_gdb "dump binary memory $3 $1 $end" >"$GUEST_DIR/ref_dump.log" 2>&1
+  [[ -f $3 && $(stat -c %s "$3") -eq $(( $2 )) ]] ||
+    { echo "guest_ref_dump $1 $2 failed:" >&2; cat "$GUEST_DIR/ref_dump.log" >&2; return 1; }
+}
+
+# ---- test helpers ---------------------------------------------------------
+
+# guest_test_boot --kernel 6.1-cloud|6.12 --cpu max|qemu64 --cache DIR
+#                 --initrd FILE [--workdir DIR] [--mem SIZE] [--panic]
+#                 [--append "KERNEL ARGS"]   (e.g. "pti=on")
+# Resolves the kernel from the cache (fetching if the fixture has not),
+# builds the initramfs if missing, boots and waits for READY.
+# Leftover arguments are returned in GUEST_TEST_ARGS.
+guest_test_boot() {
+  local kernel= cpu=max cache= initrd= workdir= mem=512M panic=() append=
+  GUEST_TEST_ARGS=()
+  while (($#)); do
+    case "$1" in
+      --kernel) kernel=$2; shift 2 ;;
+      --cpu) cpu=$2; shift 2 ;;
+      --cache) cache=$2; shift 2 ;;
+      --initrd) initrd=$2; shift 2 ;;
+      --workdir) workdir=$2; shift 2 ;;
+      --mem) mem=$2; shift 2 ;;
+      --panic) panic=(--panic); shift ;;
+      --append) append=$2; shift 2 ;;
+      *) GUEST_TEST_ARGS+=("$1"); shift ;;
+    esac
+  done
+  [[ -n $kernel && -n $cache && -n $initrd ]] || guest_die "guest_test_boot: need --kernel, --cache, --initrd"
+  local info
+  info=$("$GUEST_LIB_DIR/fetch-kernel.sh" --offline "$kernel" "$cache" 2>/dev/null) ||
+    info=$("$GUEST_LIB_DIR/fetch-kernel.sh" "$kernel" "$cache") || guest_die "cannot fetch kernel $kernel"
+  local VMLINUZ= SYSTEM_MAP= PACKAGE= VERSION= CONFIG=
+  eval "$info"
+  GUEST_KERNEL_PACKAGE=$PACKAGE GUEST_KERNEL_CONFIG=$CONFIG
+  [[ -f $initrd ]] || "$GUEST_LIB_DIR/make-initramfs.sh" "$initrd" || guest_die "cannot build $initrd"
+  [[ -n $workdir ]] && rm -rf "$workdir"
+  guest_log "kernel $PACKAGE $VERSION, cpu $cpu, mem $mem"
+  guest_start --kernel "$VMLINUZ" --initrd "$initrd" --cpu "$cpu" --mem "$mem" \
+    ${SYSTEM_MAP:+--system-map "$SYSTEM_MAP"} ${workdir:+--dir "$workdir"} "${panic[@]}" \
+    --append "$append"
+  guest_wait_ready "${GUEST_READY_TIMEOUT:-150}"
+}
+
+# Test bookkeeping: check NAME CONDITION-COMMAND... ; then test_summary.
+TEST_PASS=0 TEST_FAIL=0
+pass() { TEST_PASS=$((TEST_PASS + 1)); echo "PASS: $*"; }
+fail() { TEST_FAIL=$((TEST_FAIL + 1)); echo "FAIL: $*"; }
+test_summary() {
+  echo "$TEST_PASS passed, $TEST_FAIL failed"
+  (( TEST_FAIL == 0 ))
+}
