@@ -1,0 +1,30 @@
+// qRcmd,<hex command>  ("monitor ..."): the command's output streams as `O<hex>` packets while
+// it runs; then OK. A failed command prints "error: <message>\n" as `O` text and still
+// replies OK: gdb 13 turns an `Exx` reply into "Protocol error with Rcmd: xx.", which says
+// nothing useful, while the message above already says what went wrong.
+#include "common/parse.hpp"
+#include "stub/handlers/handler.hpp"
+
+namespace tlpstub::stub {
+
+namespace {
+
+Reply monitor(Context& ctx, std::string_view args) {
+  auto command = from_hex(args);
+  if (!command) return error_reply(command.error());
+  ctx.output_attach_message_once();
+  Result<void> r =
+      ctx.target.monitor(*command, [&ctx](std::string_view text) { ctx.output(text); });
+  if (!r) ctx.output("error: " + r.error().message + "\n");
+  return Reply::ok();
+}
+
+constexpr Route kRoutes[] = {
+    {"qRcmd", monitor},
+};
+
+}  // namespace
+
+std::span<const Route> rcmd_routes() { return kRoutes; }
+
+}  // namespace tlpstub::stub

@@ -1,0 +1,90 @@
+#include "stub/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "stub/handlers/handler.hpp"
+
+namespace tlpstub::stub {
+
+namespace {
+
+// Smallest packet size we run with: qSupported and stop replies must always fit.
+constexpr std::size_t kMinPacketSize = 256;
+constexpr std::size_t kLogLimit = 200;
+constexpr int kSigInt = 2;
+
+std::string_view log_text(std::string_view s) { return s.substr(0, kLogLimit); }
+const char* log_more(std::string_view s) { return s.size() > kLogLimit ? "..." : ""; }
+
+}  // namespace
+
+Session::Session(Target& target, SendFn send, SessionOptions opts)
+    : target_(target),
+      send_(std::move(send)),
+      opts_(std::move(opts)),
+      decoder_(std::max(opts_.packet_size, kMinPacketSize)) {
+  opts_.packet_size = std::max(opts_.packet_size, kMinPacketSize);
+  ctx_ = std::make_unique<Context>(target_, opts_.packet_size,
+                                   [this](std::string_view payload) { send_packet(payload); });
+}
+
+Session::~Session() = default;
+
+bool Session::closed() const { return closed_; }
+
+void Session::feed(std::span<const std::uint8_t> bytes) {
+  if (closed_) return;
+  for (const RspEvent& ev : decoder_.feed(bytes)) {
+    if (closed_) return;
+    on_event(ev);
+  }
+}
+
+void Session::on_event(const RspEvent& ev) {
+  switch (ev.kind) {
+    case RspEvent::Kind::packet:
+      if (ack_mode_) send_raw("+");
+      return on_packet(ev.payload);
+    case RspEvent::Kind::ack:
+      return;
+    case RspEvent::Kind::nak:
+      if (!last_frame_.empty()) send_raw(last_frame_);
+      return;
+    case RspEvent::Kind::interrupt:
+      spdlog::trace("{} <- ^C", opts_.peer);
+      return send_packet(ctx_->stop_reply(kSigInt, ctx_->stop_thread()));
+    case RspEvent::Kind::bad_checksum:
+      spdlog::debug("{}: bad checksum on '{}'{}", opts_.peer, log_text(ev.payload),
+                    log_more(ev.payload));
+      if (ack_mode_) send_raw("-");  // without acks there is no resend: drop it
+      return;
+    case RspEvent::Kind::overflow:
+      // A NAK would only bring the same oversized packet back: accept it and refuse it.
+      spdlog::debug("{}: packet longer than {} bytes", opts_.peer, opts_.packet_size);
+      if (ack_mode_) send_raw("+");
+      return send_packet(error_reply(Errc::malformed, "packet too long").payload);
+  }
+}
+
+void Session::on_packet(std::string_view payload) {
+  spdlog::trace("{} <- ${}{}", opts_.peer, log_text(payload), log_more(payload));
+  target_.begin_request();
+  std::string_view args;
+  const Route* route = find_route(payload, args);
+  Reply reply = route ? route->fn(*ctx_, args) : Reply::empty();
+  if (reply.kind == Reply::Kind::packet) send_packet(reply.payload, reply.rle);
+  if (reply.start_no_ack) ack_mode_ = false;
+  if (reply.close) closed_ = true;
+}
+
+void Session::send_packet(std::string_view payload, bool rle) {
+  spdlog::trace("{} -> ${}{}", opts_.peer, log_text(payload), log_more(payload));
+  last_frame_ = rsp_frame(payload, rle);
+  send_raw(last_frame_);
+}
+
+void Session::send_raw(std::string_view bytes) { send_(bytes); }
+
+}  // namespace tlpstub::stub
