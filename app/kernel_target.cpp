@@ -107,8 +107,15 @@ std::vector<stub::ThreadInfo> KernelTarget::threads() {
 
 Result<stub::RegisterSet> KernelTarget::registers(std::int64_t thread_id) {
   if (thread_id != 1) return fail(Errc::not_found, fmt::format("no thread {}", thread_id));
-  stub::RegisterSet regs;  // nothing is known about CPU state over DMA ...
-  if (auto sc = space()) regs.set(stub::Reg::cr3, sc->raw_cr3);  // ... but the page table is.
+  // Nothing is known about CPU state over DMA, but the page table is. gdb 13 refuses to
+  // attach to a thread whose PC is unavailable ("PC register is not available"), so the
+  // kernel pseudo-thread reports the start of the kernel image (_text) as its PC: a real
+  // address gdb can show and disassemble, never presented as a CPU's instruction pointer
+  // (`monitor help`, README). With no address space known it is 0.
+  stub::RegisterSet regs;
+  auto sc = space();
+  regs.set(stub::Reg::rip, sc ? sc->image_va : 0);
+  if (sc) regs.set(stub::Reg::cr3, sc->raw_cr3);
   return regs;
 }
 

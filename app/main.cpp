@@ -1,0 +1,118 @@
+// tlpstub: a gdb stub that serves a target's physical memory as a read-only x86-64 kernel
+// target. main wires the layers (design.md): choose the transport from flags, find the
+// address space, serve gdb.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/kernel_target.hpp"
+#include "app/options.hpp"
+#include "app/target_context.hpp"
+#include "kernel/paging.hpp"
+#include "kernel/paging_probe.hpp"
+#include "stub/server.hpp"
+#include "transport/memory_file.hpp"
+
+using namespace tlpstub;
+
+namespace {
+
+void setup_logging(int verbosity) {
+  auto logger = spdlog::stderr_color_mt("tlpstub");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(verbosity >= 1 ? spdlog::level::trace : spdlog::level::info);
+}
+
+Result<std::unique_ptr<PhysicalMemory>> open_memory(const app::Options& o) {
+  if (!o.memory_file.empty()) {
+    auto mf = MemoryFile::open(o.memory_file, o.map);
+    if (!mf) return std::unexpected(mf.error());
+    return std::unique_ptr<PhysicalMemory>(std::move(*mf));
+  }
+  return fail(Errc::unsupported, "--nettlp is not available in this build yet");
+}
+
+Result<app::SpaceConfig> space_from_cr3(PhysicalMemory& mem, const app::Options& o) {
+  app::SpaceConfig sc;
+  sc.raw_cr3 = *o.cr3;
+  sc.sme_mask = o.sme_mask;
+  sc.top = kernel::cr3_table(*o.cr3, o.sme_mask);
+  sc.source = "--cr3";
+  sc.levels = o.levels;
+  auto g = kernel::guess_paging_levels(mem, sc.top, o.sme_mask);
+  if (sc.levels == 0) {
+    if (!g) return std::unexpected(g.error());
+    sc.levels = g->levels;
+    spdlog::info("paging depth: {}-level (kernel image runs: 4-level {}, 5-level {})", g->levels,
+                 g->score4, g->score5);
+  }
+  if (g && g->levels == sc.levels) {
+    sc.image_va = g->image_va;
+    spdlog::info("kernel image mapped at {:#x} (physical {:#x})", g->image_va, g->image_pa);
+  }
+  return sc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto opts = app::parse_options(argc, argv);
+  if (!opts) {
+    if (opts.error().code == Errc::not_found) {
+      std::fputs(app::usage_text().c_str(), stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "tlpstub: %s\n%s", opts.error().message.c_str(),
+                 "try 'tlpstub --help'\n");
+    return 2;
+  }
+  setup_logging(opts->verbosity);
+
+  auto mem = open_memory(*opts);
+  if (!mem) {
+    spdlog::error("{}", mem.error().message);
+    return 1;
+  }
+  MemoryInfo mi = (*mem)->info();
+  spdlog::info("memory: {} ({:#x} bytes addressable)", mi.name, mi.max_address);
+
+  app::TargetContext ctx(**mem);
+  if (opts->cr3) {
+    auto sc = space_from_cr3(**mem, *opts);
+    if (!sc) {
+      spdlog::error("--cr3 {:#x}: {}", *opts->cr3, sc.error().message);
+      return 1;
+    }
+    ctx.set_kernel_space(*sc);
+    spdlog::info("kernel page table {:#x} ({}-level) from --cr3", sc->top.value, sc->levels);
+  } else {
+    spdlog::warn("no --cr3 given: only physical reads ('monitor phys on') are available");
+  }
+
+  stub::ServerOptions so;
+  so.host = opts->listen_host;
+  so.port = opts->listen_port;
+  so.session.packet_size = opts->packet_size;
+  stub::Server server(so, [&ctx] { return std::make_unique<app::KernelTarget>(ctx); });
+  if (auto r = server.listen(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+  spdlog::info("listening on {}:{} (gdb: target remote {}:{})", so.host, server.port(), so.host,
+               server.port());
+  std::signal(SIGPIPE, SIG_IGN);
+  boost::asio::signal_set signals(server.io(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) spdlog::info("signal {}: stopping", sig);
+    server.stop();
+  });
+  server.run();
+  if (ctx.stats_text) spdlog::info("transport statistics:\n{}", ctx.stats_text());
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,171 @@
+#include "app/options.hpp"
+
+#include <getopt.h>
+
+#include <fmt/format.h>
+
+#include "common/parse.hpp"
+
+namespace tlpstub::app {
+
+std::string usage_text() {
+  return R"(usage: tlpstub (--memory FILE [--map SPEC] | --nettlp ADAPTER_IP --local LOCAL_IP) [options]
+
+Serves a target's physical memory to gdb as a read-only x86-64 kernel target.
+  target remote 127.0.0.1:1234      (in gdb)
+
+Memory source:
+  --memory FILE          raw physical memory image, or a QEMU guest's shared RAM file
+  --map PHYS:OFF:LEN,..  place file ranges at physical addresses (K/M/G suffixes),
+                         e.g. 0:0:2G,4G:2G:1G for a 3 GiB q35 guest; default: identity
+  --nettlp IP            NetTLP adapter address (DMA reads over UDP)
+  --local IP             local address to bind for NetTLP
+  --requester BB:DD.F    PCIe requester id used in read requests (default 00:00.0)
+  --tags N               reads in flight, 1..256 (16 for pre-2020 adapter firmware)
+  --mrrs BYTES           largest read request, 4..4096 (default 512)
+  --pcap FILE            record every NetTLP datagram to FILE (Wireshark/tshark)
+
+Address space:
+  --cr3 VALUE            kernel page-table root (a CR3 value; PCID/PTI bits are cleared)
+  --levels 4|5           paging depth (default: detected)
+  --sme-mask VALUE       AMD SME C-bit mask to strip from page-table entries
+
+Server:
+  --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234)
+  --packet-size BYTES    RSP PacketSize advertised to gdb (default 0x20000)
+  -v                     trace RSP packets (<- from gdb, -> to gdb); -vv for more
+  -h, --help             this text
+)";
+}
+
+namespace {
+
+Result<void> parse_listen(std::string_view s, Options& o) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos)
+    return fail(Errc::invalid_argument, fmt::format("--listen '{}' is not HOST:PORT", s));
+  auto port = parse_u64(s.substr(colon + 1), 10);
+  if (!port || *port > 65535)
+    return fail(Errc::invalid_argument, fmt::format("--listen '{}': bad port", s));
+  std::string_view host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  o.listen_host = host.empty() ? "127.0.0.1" : std::string(host);
+  o.listen_port = static_cast<std::uint16_t>(*port);
+  return {};
+}
+
+Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint64_t lo,
+                                 std::uint64_t hi) {
+  auto v = parse_size(value);
+  if (!v || *v < lo || *v > hi)
+    return fail(Errc::invalid_argument,
+                fmt::format("{} '{}': expected a number in [{}, {}]", flag, value, lo, hi));
+  return v;
+}
+
+}  // namespace
+
+Result<Options> parse_options(int argc, char** argv) {
+  enum {
+    kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kCr3, kLevels,
+    kSme, kListen, kPacketSize
+  };
+  static const option long_opts[] = {
+      {"memory", required_argument, nullptr, kMemory},
+      {"map", required_argument, nullptr, kMap},
+      {"nettlp", required_argument, nullptr, kNettlp},
+      {"local", required_argument, nullptr, kLocal},
+      {"requester", required_argument, nullptr, kRequester},
+      {"tags", required_argument, nullptr, kTags},
+      {"mrrs", required_argument, nullptr, kMrrs},
+      {"pcap", required_argument, nullptr, kPcap},
+      {"cr3", required_argument, nullptr, kCr3},
+      {"levels", required_argument, nullptr, kLevels},
+      {"sme-mask", required_argument, nullptr, kSme},
+      {"listen", required_argument, nullptr, kListen},
+      {"packet-size", required_argument, nullptr, kPacketSize},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Options o;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":hv", long_opts, nullptr)) != -1) {
+    Result<void> r;
+    switch (c) {
+      case 'h': return fail(Errc::not_found, "help");
+      case 'v': ++o.verbosity; break;
+      case kMemory: o.memory_file = optarg; break;
+      case kMap: {
+        auto m = parse_memory_map(optarg);
+        if (!m) return std::unexpected(m.error());
+        o.map = *m;
+        break;
+      }
+      case kNettlp: o.nettlp_adapter = optarg; break;
+      case kLocal: o.nettlp_local = optarg; break;
+      case kRequester: o.requester = optarg; break;
+      case kTags: {
+        auto v = number_arg("--tags", optarg, 1, 256);
+        if (!v) return std::unexpected(v.error());
+        o.tags = static_cast<unsigned>(*v);
+        break;
+      }
+      case kMrrs: {
+        auto v = number_arg("--mrrs", optarg, 4, 4096);
+        if (!v) return std::unexpected(v.error());
+        o.mrrs = static_cast<unsigned>(*v);
+        break;
+      }
+      case kPcap: o.pcap_file = optarg; break;
+      case kCr3: {
+        auto v = parse_u64(optarg, 0);
+        if (!v) return fail(Errc::invalid_argument, fmt::format("--cr3 '{}' is not a number (use 0x for hex)", optarg));
+        o.cr3 = *v;
+        break;
+      }
+      case kLevels: {
+        std::string_view s = optarg;
+        if (s == "4") o.levels = 4;
+        else if (s == "5") o.levels = 5;
+        else if (s == "auto") o.levels = 0;
+        else return fail(Errc::invalid_argument, "--levels takes 4, 5 or auto");
+        break;
+      }
+      case kSme: {
+        auto v = parse_u64(optarg, 0);
+        if (!v) return fail(Errc::invalid_argument, fmt::format("--sme-mask '{}' is not a number", optarg));
+        o.sme_mask = *v;
+        break;
+      }
+      case kListen:
+        r = parse_listen(optarg, o);
+        if (!r) return std::unexpected(r.error());
+        break;
+      case kPacketSize: {
+        auto v = number_arg("--packet-size", optarg, 256, 16 << 20);
+        if (!v) return std::unexpected(v.error());
+        o.packet_size = *v;
+        break;
+      }
+      case ':':
+        return fail(Errc::invalid_argument, fmt::format("{} needs a value", argv[optind - 1]));
+      default:
+        return fail(Errc::invalid_argument,
+                    fmt::format("unknown option '{}'; see --help", argv[optind - 1]));
+    }
+  }
+  if (optind < argc)
+    return fail(Errc::invalid_argument, fmt::format("unexpected argument '{}'", argv[optind]));
+  if (o.memory_file.empty() == o.nettlp_adapter.empty())
+    return fail(Errc::invalid_argument, "give exactly one of --memory FILE or --nettlp IP");
+  if (!o.nettlp_adapter.empty() && o.nettlp_local.empty())
+    return fail(Errc::invalid_argument, "--nettlp needs --local LOCAL_IP");
+  if (!o.map.empty() && o.memory_file.empty())
+    return fail(Errc::invalid_argument, "--map applies to --memory only");
+  return o;
+}
+
+}  // namespace tlpstub::app

@@ -1,0 +1,42 @@
+// Command-line options of tlpstub.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "transport/memory_file.hpp"
+
+namespace tlpstub::app {
+
+struct Options {
+  // Where physical memory comes from: a file (raw image / QEMU RAM file) ...
+  std::string memory_file;
+  std::vector<MapEntry> map;
+  // ... or a NetTLP adapter.
+  std::string nettlp_adapter;
+  std::string nettlp_local;
+  std::string requester = "00:00.0";
+  unsigned tags = 256;
+  unsigned mrrs = 512;
+  std::string pcap_file;
+
+  // Address space. Without --cr3, discovery finds the kernel page table.
+  std::optional<std::uint64_t> cr3;
+  int levels = 0;  // 0 = auto
+  std::uint64_t sme_mask = 0;
+
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 1234;
+  std::size_t packet_size = 0x20000;
+  int verbosity = 0;  // 0 info, 1 (-v) trace packets, 2 (-vv) everything
+};
+
+// Parses argv. On --help prints usage and returns an Error with Errc::not_found as a signal to
+// exit 0; other errors say what is wrong.
+Result<Options> parse_options(int argc, char** argv);
+std::string usage_text();
+
+}  // namespace tlpstub::app
