@@ -21,29 +21,41 @@ Result<Table> read_table(PhysicalMemory& mem, PhysAddr at) {
   return t;
 }
 
-// Follows `indices` from `top` through non-leaf entries, then scores the table reached as the
-// kernel image's page directory.
-int score(PhysicalMemory& mem, PhysAddr top, std::span<const unsigned> indices,
+struct Run {
+  int length = 0;
+  unsigned first = 0;        // PD index where the run starts
+  std::uint64_t first_pa = 0;
+};
+
+// Follows `indices` from `top` through non-leaf entries, then finds the longest run of
+// physically contiguous 2 MiB pages in the table reached, as if it were the kernel image's
+// page directory.
+Run score(PhysicalMemory& mem, PhysAddr top, std::span<const unsigned> indices,
           std::uint64_t strip) {
   PhysAddr t = top;
   for (unsigned idx : indices) {
     auto tab = read_table(mem, t);
-    if (!tab) return 0;
+    if (!tab) return {};
     std::uint64_t e = (*tab)[idx] & ~strip;
-    if (!(e & kPresent) || (e & kLarge)) return 0;
+    if (!(e & kPresent) || (e & kLarge)) return {};
     t = PhysAddr(e & kFrame);
   }
   auto pd = read_table(mem, t);
-  if (!pd) return 0;
-  int best = 0, run = 0;
+  if (!pd) return {};
+  Run best, cur;
   std::uint64_t prev = 0;
-  for (std::uint64_t raw : *pd) {
-    std::uint64_t e = raw & ~strip;
+  for (unsigned i = 0; i < pd->size(); ++i) {
+    std::uint64_t e = (*pd)[i] & ~strip;
     bool leaf = (e & kPresent) && (e & kLarge);
     std::uint64_t frame = e & kLargeFrame2M;
-    run = leaf ? (run && frame == prev + (2ull << 20) ? run + 1 : 1) : 0;
+    if (!leaf)
+      cur = {};
+    else if (cur.length && frame == prev + (2ull << 20))
+      ++cur.length;
+    else
+      cur = {1, i, frame};
     prev = frame;
-    best = std::max(best, run);
+    if (cur.length > best.length) best = cur;
   }
   return best;
 }
@@ -55,8 +67,9 @@ Result<LevelsGuess> guess_paging_levels(PhysicalMemory& mem, PhysAddr top, std::
   static constexpr unsigned k4[] = {511, 510};
   static constexpr unsigned k5[] = {511, 511, 510};
   LevelsGuess g;
-  g.score4 = score(mem, top, k4, sme_mask);
-  g.score5 = score(mem, top, k5, sme_mask);
+  Run r4 = score(mem, top, k4, sme_mask), r5 = score(mem, top, k5, sme_mask);
+  g.score4 = r4.length;
+  g.score5 = r5.length;
   if (g.score4 < 2 && g.score5 < 2)
     return fail(Errc::not_found,
                 fmt::format("table at {:#x} maps no kernel image at 0xffffffff80000000 in "
@@ -65,6 +78,9 @@ Result<LevelsGuess> guess_paging_levels(PhysicalMemory& mem, PhysAddr top, std::
                             top.value),
                 top.value);
   g.levels = g.score5 > g.score4 ? 5 : 4;
+  const Run& r = g.levels == 5 ? r5 : r4;
+  g.image_va = 0xffffffff80000000ull + std::uint64_t{r.first} * (2ull << 20);
+  g.image_pa = r.first_pa;
   return g;
 }
 

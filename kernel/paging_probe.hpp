@@ -10,6 +10,10 @@ namespace tlpstub::kernel {
 struct LevelsGuess {
   int levels = 4;
   int score4 = 0, score5 = 0;  // runs of physically contiguous 2 MiB kernel-image pages
+  // Start of the longest run under the chosen depth: where the image is mapped (_text with
+  // KASLR applied, for kernels whose image starts on a 2 MiB boundary, as x86-64 requires).
+  std::uint64_t image_va = 0;
+  std::uint64_t image_pa = 0;
 };
 
 // Walks the kernel-image mapping (__START_KERNEL_map, 0xffffffff80000000) as a 4-level and as

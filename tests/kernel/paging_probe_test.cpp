@@ -34,6 +34,8 @@ TEST(PagingProbe, FourLevel) {
   EXPECT_EQ(g->levels, 4);
   EXPECT_EQ(g->score4, 12);
   EXPECT_LT(g->score5, 2);
+  EXPECT_EQ(g->image_va, kImageVa);
+  EXPECT_EQ(g->image_pa, kImagePa);
 }
 
 TEST(PagingProbe, FiveLevelWithSme) {
@@ -45,6 +47,7 @@ TEST(PagingProbe, FiveLevelWithSme) {
   ASSERT_TRUE(g) << g.error().message;
   EXPECT_EQ(g->levels, 5);
   EXPECT_EQ(g->score5, 9);
+  EXPECT_EQ(g->image_va, kImageVa);
   // Without stripping the C-bit the frames are garbage: not a clean guess.
   auto raw = kernel::guess_paging_levels(mem, b.top(), 0);
   EXPECT_TRUE(!raw || raw->score5 <= 9);
