@@ -25,9 +25,14 @@ void KernelTarget::register_commands() {
                 bind(&KernelTarget::cmd_phys)});
   monitor_.add({"v2p", "v2p ADDR", "translate a virtual address, showing every level's entry",
                 bind(&KernelTarget::cmd_v2p)});
-  monitor_.add({"cr3", "cr3 [VALUE]",
-                "show the page-table root in use, or use VALUE for this session",
+  monitor_.add({"cr3", "cr3 [VALUE|discover]",
+                "show the page table in use; use VALUE for this session; or re-run discovery",
                 bind(&KernelTarget::cmd_cr3)});
+  monitor_.add({"info", "info",
+                "what discovery found (kernel, KASLR, page table), where, how, and its cost",
+                bind(&KernelTarget::cmd_info)});
+  monitor_.add({"version", "version", "the kernel's banner (linux_banner)",
+                bind(&KernelTarget::cmd_version)});
   monitor_.add({"stats", "stats", "transport statistics (requests, bytes, round trips)",
                 bind(&KernelTarget::cmd_stats)});
 }
@@ -38,10 +43,33 @@ void KernelTarget::begin_request() {
 }
 
 std::string KernelTarget::attach_message() {
-  if (!space())
-    return "tlpstub: no kernel page table known yet (no --cr3); physical reads work with "
-           "'monitor phys on'\n";
-  return {};
+  if (space()) return {};
+  return "tlpstub: " + no_space_error(0).message + "\n";
+}
+
+Error KernelTarget::no_space_error(std::uint64_t addr) const {
+  DiscoveryStatus st = ctx_.discovery();
+  switch (st.state) {
+    case DiscoveryState::running:
+      return {Errc::busy,
+              "kernel discovery is still running (" + st.message + "); try again shortly", addr};
+    case DiscoveryState::failed:
+      return {Errc::not_found,
+              "kernel discovery failed: " + st.message +
+                  "; physical reads work with 'monitor phys on', or give 'monitor cr3 VALUE'",
+              addr};
+    default:
+      return {Errc::not_found,
+              "no kernel page table known: 'monitor cr3 discover', 'monitor cr3 VALUE', or "
+              "'monitor phys on' for physical reads",
+              addr};
+  }
+}
+
+std::optional<stub::SectionOffsets> KernelTarget::offsets() {
+  auto img = ctx_.discovery().image;
+  if (!img) return std::nullopt;
+  return stub::SectionOffsets{img->kaslr_slide, img->kaslr_slide, img->kaslr_slide};
 }
 
 std::optional<SpaceConfig> KernelTarget::space() const {
@@ -61,9 +89,7 @@ kernel::PageWalker& KernelTarget::walker_for(const SpaceConfig& sc) {
 MemoryReadResult KernelTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
   if (phys_mode_) return read_physical(addr, out);
   auto sc = space();
-  if (!sc)
-    return {0, Error{Errc::busy,
-                     "no kernel page table known: give --cr3, or use 'monitor phys on'", addr}};
+  if (!sc) return {0, no_space_error(addr)};
   return read_virtual(*sc, addr, out);
 }
 
@@ -137,7 +163,7 @@ Result<void> KernelTarget::cmd_v2p(const Args& a, const OutputFn& out) {
   auto va = parse_u64(a[0], 0);
   if (!va) return fail(Errc::invalid_argument, fmt::format("v2p: '{}' is not an address", a[0]));
   auto sc = space();
-  if (!sc) return fail(Errc::busy, "no page table known: give --cr3 or 'monitor cr3 VALUE'");
+  if (!sc) return std::unexpected(no_space_error(*va));
   auto walk = walker_for(*sc).walk(sc->top, VirtAddr(*va));
   out(fmt::format("{:#018x} in the {}-level table at {:#x}\n", *va, sc->levels, sc->top.value));
   out(kernel::format_walk(walk, sc->sme_mask));
@@ -156,7 +182,15 @@ Result<void> KernelTarget::cmd_cr3(const Args& a, const OutputFn& out) {
                     sc->top.value, sc->levels, sc->source));
     return {};
   }
-  if (a.size() != 1) return fail(Errc::invalid_argument, "usage: monitor cr3 [VALUE]");
+  if (a.size() != 1) return fail(Errc::invalid_argument, "usage: monitor cr3 [VALUE|discover]");
+  if (a[0] == "discover") {
+    auto img = ctx_.discover([&](std::string_view s) { out(fmt::format("{}\n", s)); });
+    if (!img) return std::unexpected(img.error());
+    override_.reset();
+    out(fmt::format("found {}: page table {:#x} ({}-level), KASLR slide {:#x}\n",
+                    (*img)->release, (*img)->top.value, (*img)->levels, (*img)->kaslr_slide));
+    return {};
+  }
   auto v = parse_u64(a[0], 0);
   if (!v) return fail(Errc::invalid_argument, fmt::format("cr3: '{}' is not a number", a[0]));
   SpaceConfig sc = space().value_or(SpaceConfig{});
@@ -167,6 +201,50 @@ Result<void> KernelTarget::cmd_cr3(const Args& a, const OutputFn& out) {
   override_ = sc;
   out(fmt::format("this session now uses top-level table {:#x} ({}-level)\n", sc.top.value,
                   sc.levels));
+  return {};
+}
+
+Result<void> KernelTarget::cmd_version(const Args&, const OutputFn& out) {
+  auto img = ctx_.discovery().image;
+  if (!img) return std::unexpected(no_space_error(0));
+  out(img->banner + "\n");
+  return {};
+}
+
+Result<void> KernelTarget::cmd_info(const Args&, const OutputFn& out) {
+  out(fmt::format("memory: {}\n", ctx_.memory().info().name));
+  if (auto sc = space())
+    out(fmt::format("page table: {:#x} ({}-level) from {}{}\n", sc->top.value, sc->levels,
+                    sc->source, override_ ? " (this session)" : ""));
+  DiscoveryStatus st = ctx_.discovery();
+  switch (st.state) {
+    case DiscoveryState::not_run: out("discovery: not run (--cr3 given)\n"); return {};
+    case DiscoveryState::running: out("discovery: running: " + st.message + "\n"); return {};
+    case DiscoveryState::failed: out("discovery: failed: " + st.message + "\n"); return {};
+    case DiscoveryState::done: break;
+  }
+  const kernel::KernelImage& k = *st.image;
+  out(fmt::format("kernel: {}\n", k.release));
+  out(fmt::format("  banner: {}\n", k.banner));
+  if (!k.build_id.empty()) out(fmt::format("  build id: {}\n", k.build_id));
+  out(fmt::format("  found by: {} in {:.3f} s, {} reads, {} bytes\n", k.method, k.cost.seconds,
+                  k.cost.reads, k.cost.bytes));
+  out(fmt::format("  _text {:#x}, KASLR slide {:#x}, phys_base {:#x}\n", k.text_va,
+                  k.kaslr_slide, k.phys_base));
+  out(fmt::format("  linux_banner {:#x} (physical {:#x})\n", k.banner_va, k.banner_pa));
+  out(fmt::format("  init_top_pgt {:#x} (physical {:#x}), {}-level paging{}\n", k.top_va,
+                  k.top.value, k.levels,
+                  k.sme_mask ? fmt::format(", SME mask {:#x}", k.sme_mask) : std::string()));
+  auto opt = [](std::uint64_t v) { return v ? fmt::format("{:#x}", v) : std::string("unknown"); };
+  out(fmt::format("  page_offset_base {}, vmalloc_base {}, vmemmap_base {}\n",
+                  opt(k.page_offset_base), opt(k.vmalloc_base), opt(k.vmemmap_base)));
+  if (k.vmcoreinfo_pa)
+    out(fmt::format("  VMCOREINFO at physical {:#x} ({} entries)\n", k.vmcoreinfo_pa,
+                    k.vmcoreinfo.size()));
+  for (const std::string& n : k.notes) out(fmt::format("  - {}\n", n));
+  out(fmt::format("symbols: gdb relocates only .text/.data/.bss by qOffsets; load vmlinux "
+                  "with\n  {}\n",
+                  symbol_file_command(k)));
   return {};
 }
 

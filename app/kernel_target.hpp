@@ -21,6 +21,7 @@ class KernelTarget final : public stub::Target {
   std::vector<stub::ThreadInfo> threads() override;
   Result<stub::RegisterSet> registers(std::int64_t thread_id) override;
   Result<void> monitor(std::string_view command, const stub::OutputFn& out) override;
+  std::optional<stub::SectionOffsets> offsets() override;
   void begin_request() override;
   std::string attach_message() override;
 
@@ -28,6 +29,8 @@ class KernelTarget final : public stub::Target {
   void register_commands();
   // The address space this session reads: its own CR3 override, else the shared kernel one.
   std::optional<SpaceConfig> space() const;
+  // Why there is no address space yet: discovery running, failed, or never run.
+  Error no_space_error(std::uint64_t addr) const;
   stub::MemoryReadResult read_physical(std::uint64_t addr, std::span<std::uint8_t> out);
   stub::MemoryReadResult read_virtual(const SpaceConfig& sc, std::uint64_t addr,
                                       std::span<std::uint8_t> out);
@@ -36,6 +39,8 @@ class KernelTarget final : public stub::Target {
   Result<void> cmd_phys(const std::vector<std::string_view>& args, const stub::OutputFn& out);
   Result<void> cmd_v2p(const std::vector<std::string_view>& args, const stub::OutputFn& out);
   Result<void> cmd_cr3(const std::vector<std::string_view>& args, const stub::OutputFn& out);
+  Result<void> cmd_info(const std::vector<std::string_view>& args, const stub::OutputFn& out);
+  Result<void> cmd_version(const std::vector<std::string_view>& args, const stub::OutputFn& out);
   Result<void> cmd_stats(const std::vector<std::string_view>& args, const stub::OutputFn& out);
 
   TargetContext& ctx_;

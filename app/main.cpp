@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     ctx.set_kernel_space(*sc);
     spdlog::info("kernel page table {:#x} ({}-level) from --cr3", sc->top.value, sc->levels);
   } else {
-    spdlog::warn("no --cr3 given: only physical reads ('monitor phys on') are available");
+    ctx.discover_in_background();
   }
 
   stub::ServerOptions so;

@@ -1,15 +1,19 @@
 // State shared by every gdb session: the memory source, and what is known about the kernel
-// address space (from --cr3 or from discovery). Sessions take a snapshot at each request, so
-// a re-discovery (the target rebooted) is seen by the next request.
+// (from --cr3, or from discovery running in the background). Sessions take a snapshot at each
+// request, so a re-discovery (the target rebooted) is seen by the next request.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/address.hpp"
+#include "kernel/discovery.hpp"
+#include "kernel/kernel_image.hpp"
 #include "transport/physical_memory.hpp"
 
 namespace tlpstub::app {
@@ -23,19 +27,30 @@ struct SpaceConfig {
   std::uint64_t image_va = 0;  // where the kernel image is mapped (_text), 0 if unknown
 };
 
+enum class DiscoveryState { not_run, running, done, failed };
+
+struct DiscoveryStatus {
+  DiscoveryState state = DiscoveryState::not_run;
+  std::string message;  // the error when failed, the last progress line while running
+  std::shared_ptr<const kernel::KernelImage> image;
+};
+
 class TargetContext {
  public:
   explicit TargetContext(PhysicalMemory& mem) : memory_(mem) {}
+  ~TargetContext();
   PhysicalMemory& memory() { return memory_; }
 
-  std::optional<SpaceConfig> kernel_space() const {
-    std::lock_guard lk(mu_);
-    return space_;
-  }
-  void set_kernel_space(SpaceConfig c) {
-    std::lock_guard lk(mu_);
-    space_ = std::move(c);
-  }
+  std::optional<SpaceConfig> kernel_space() const;
+  void set_kernel_space(SpaceConfig c);
+  DiscoveryStatus discovery() const;
+
+  // Runs discovery now on the calling thread, streaming progress; on success the kernel
+  // address space switches to what was found (for every session).
+  Result<std::shared_ptr<const kernel::KernelImage>> discover(const kernel::ProgressFn& progress,
+                                                              kernel::DiscoveryOptions opts = {});
+  // Starts discovery on a background thread (at start-up: gdb may connect meanwhile).
+  void discover_in_background(kernel::DiscoveryOptions opts = {});
 
   // Transport statistics text for `monitor stats` (empty when the transport keeps none).
   std::function<std::string()> stats_text;
@@ -44,6 +59,14 @@ class TargetContext {
   PhysicalMemory& memory_;
   mutable std::mutex mu_;
   std::optional<SpaceConfig> space_;
+  DiscoveryStatus status_;
+  std::mutex discovery_mu_;  // one discovery at a time
+  std::thread background_;
 };
+
+// The address space discovery found.
+SpaceConfig space_from_image(const kernel::KernelImage& img);
+// The gdb command that loads a vmlinux at the right addresses for this kernel.
+std::string symbol_file_command(const kernel::KernelImage& img);
 
 }  // namespace tlpstub::app

@@ -1,0 +1,95 @@
+#include "app/target_context.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace tlpstub::app {
+
+TargetContext::~TargetContext() {
+  if (background_.joinable()) background_.join();
+}
+
+std::optional<SpaceConfig> TargetContext::kernel_space() const {
+  std::lock_guard lk(mu_);
+  return space_;
+}
+
+void TargetContext::set_kernel_space(SpaceConfig c) {
+  std::lock_guard lk(mu_);
+  space_ = std::move(c);
+}
+
+DiscoveryStatus TargetContext::discovery() const {
+  std::lock_guard lk(mu_);
+  return status_;
+}
+
+SpaceConfig space_from_image(const kernel::KernelImage& img) {
+  SpaceConfig sc;
+  sc.top = img.top;
+  sc.raw_cr3 = img.top.value;
+  sc.levels = img.levels;
+  sc.sme_mask = img.sme_mask;
+  sc.source = fmt::format("discovery ({})", img.method);
+  sc.image_va = img.text_va;
+  return sc;
+}
+
+// gdb's qOffsets relocation moves only .text, .data and .bss of the symbol file (gdb
+// remote.c, get_offsets), so .rodata (linux_banner) and .init.* would stay unrelocated.
+// add-symbol-file -o moves every section, and -s pins the per-CPU section, which is linked
+// at 0 and holds offsets, not addresses: it must not move (checked in qemu-test).
+std::string symbol_file_command(const kernel::KernelImage& img) {
+  return fmt::format("add-symbol-file vmlinux -o {:#x} -s .data..percpu 0", img.kaslr_slide);
+}
+
+Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
+    const kernel::ProgressFn& progress, kernel::DiscoveryOptions opts) {
+  std::lock_guard one(discovery_mu_);
+  {
+    std::lock_guard lk(mu_);
+    status_.state = DiscoveryState::running;
+    status_.message = "starting";
+  }
+  auto found = kernel::discover(memory_, opts, [&](std::string_view s) {
+    {
+      std::lock_guard lk(mu_);
+      status_.message = std::string(s);
+    }
+    if (progress) progress(s);
+  });
+  std::lock_guard lk(mu_);
+  if (!found) {
+    status_.state = DiscoveryState::failed;
+    status_.message = found.error().message;
+    return std::unexpected(found.error());
+  }
+  auto img = std::make_shared<const kernel::KernelImage>(std::move(*found));
+  status_ = {DiscoveryState::done, {}, img};
+  space_ = space_from_image(*img);
+  return img;
+}
+
+void TargetContext::discover_in_background(kernel::DiscoveryOptions opts) {
+  {
+    std::lock_guard lk(mu_);
+    status_.state = DiscoveryState::running;
+    status_.message = "starting";
+  }
+  background_ = std::thread([this, opts] {
+    auto r = discover([](std::string_view s) { spdlog::info("discovery: {}", s); }, opts);
+    if (!r) {
+      spdlog::error("discovery failed: {}", r.error().message);
+      spdlog::error("physical reads still work ('monitor phys on'); --cr3 gives a page table");
+      return;
+    }
+    const auto& img = **r;
+    spdlog::info("found {} ({}), _text {:#x} (KASLR slide {:#x}), page table {:#x} "
+                 "({}-level), in {:.3f} s, {} reads, {} bytes",
+                 img.release, img.method, img.text_va, img.kaslr_slide, img.top.value,
+                 img.levels, img.cost.seconds, img.cost.reads, img.cost.bytes);
+    spdlog::info("gdb: {}", symbol_file_command(img));
+  });
+}
+
+}  // namespace tlpstub::app
