@@ -16,6 +16,7 @@
 #include "kernel/paging_probe.hpp"
 #include "stub/server.hpp"
 #include "transport/memory_file.hpp"
+#include "transport/nettlp_client.hpp"
 
 using namespace tlpstub;
 
@@ -34,7 +35,18 @@ Result<std::unique_ptr<PhysicalMemory>> open_memory(const app::Options& o) {
     if (!mf) return std::unexpected(mf.error());
     return std::unique_ptr<PhysicalMemory>(std::move(*mf));
   }
-  return fail(Errc::unsupported, "--nettlp is not available in this build yet");
+  NetTlpOptions no;
+  no.adapter_ip = o.nettlp_adapter;
+  no.local_ip = o.nettlp_local;
+  no.tags = o.tags;
+  no.mrrs = o.mrrs;
+  no.pcap = o.pcap_file;
+  no.max_address = o.ram_size;
+  auto withreq = parse_nettlp_options("requester=" + o.requester, no);
+  if (!withreq) return std::unexpected(withreq.error());
+  auto client = NetTlpClient::open(*withreq);
+  if (!client) return std::unexpected(client.error());
+  return std::unique_ptr<PhysicalMemory>(std::move(*client));
 }
 
 Result<app::SpaceConfig> space_from_cr3(PhysicalMemory& mem, const app::Options& o) {
@@ -82,6 +94,8 @@ int main(int argc, char** argv) {
   spdlog::info("memory: {} ({:#x} bytes addressable)", mi.name, mi.max_address);
 
   app::TargetContext ctx(**mem);
+  if (auto* client = dynamic_cast<NetTlpClient*>(mem->get()))
+    ctx.stats_text = [client] { return client->stats().format(); };
   if (opts->cr3) {
     auto sc = space_from_cr3(**mem, *opts);
     if (!sc) {

@@ -24,6 +24,8 @@ Memory source:
   --tags N               reads in flight, 1..256 (16 for pre-2020 adapter firmware)
   --mrrs BYTES           largest read request, 4..4096 (default 512)
   --pcap FILE            record every NetTLP datagram to FILE (Wireshark/tshark)
+  --ram-size SIZE        top of the target's physical RAM (e.g. 8G), if known; bounds the
+                         discovery scan (unknown: up to 64 GiB, one probe per GiB above 4 GiB)
 
 Address space:
   --cr3 VALUE            kernel page-table root (a CR3 value; PCID/PTI bits are cleared)
@@ -68,7 +70,7 @@ Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint6
 
 Result<Options> parse_options(int argc, char** argv) {
   enum {
-    kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kCr3, kLevels,
+    kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
     kSme, kListen, kPacketSize
   };
   static const option long_opts[] = {
@@ -80,6 +82,7 @@ Result<Options> parse_options(int argc, char** argv) {
       {"tags", required_argument, nullptr, kTags},
       {"mrrs", required_argument, nullptr, kMrrs},
       {"pcap", required_argument, nullptr, kPcap},
+      {"ram-size", required_argument, nullptr, kRamSize},
       {"cr3", required_argument, nullptr, kCr3},
       {"levels", required_argument, nullptr, kLevels},
       {"sme-mask", required_argument, nullptr, kSme},
@@ -120,6 +123,12 @@ Result<Options> parse_options(int argc, char** argv) {
         break;
       }
       case kPcap: o.pcap_file = optarg; break;
+      case kRamSize: {
+        auto v = number_arg("--ram-size", optarg, 1ull << 20, 1ull << 52);
+        if (!v) return std::unexpected(v.error());
+        o.ram_size = *v;
+        break;
+      }
       case kCr3: {
         auto v = parse_u64(optarg, 0);
         if (!v) return fail(Errc::invalid_argument, fmt::format("--cr3 '{}' is not a number (use 0x for hex)", optarg));
@@ -163,6 +172,8 @@ Result<Options> parse_options(int argc, char** argv) {
     return fail(Errc::invalid_argument, "give exactly one of --memory FILE or --nettlp IP");
   if (!o.nettlp_adapter.empty() && o.nettlp_local.empty())
     return fail(Errc::invalid_argument, "--nettlp needs --local LOCAL_IP");
+  if (o.ram_size && o.nettlp_adapter.empty())
+    return fail(Errc::invalid_argument, "--ram-size applies to --nettlp only (a file knows its size)");
   if (!o.map.empty() && o.memory_file.empty())
     return fail(Errc::invalid_argument, "--map applies to --memory only");
   return o;

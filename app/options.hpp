@@ -22,6 +22,7 @@ struct Options {
   unsigned tags = 256;
   unsigned mrrs = 512;
   std::string pcap_file;
+  std::uint64_t ram_size = 0;  // highest physical address + 1 for NetTLP; 0 = unknown
 
   // Address space. Without --cr3, discovery finds the kernel page table.
   std::optional<std::uint64_t> cr3;

@@ -134,32 +134,61 @@ struct SparseScan {
 SparseScan sparse_scan(Ctx& c) {
   SparseScan s;
   s.regions = (c.max_phys + k2M - 1) / k2M;
-  std::vector<std::array<std::uint8_t, kSparseProbeBytes>> heads;
-  std::vector<ReadRange> ranges;
-  std::vector<ReadStatus> st;
-  for (std::uint64_t first = 0; first < s.regions; first += kSparseBatch) {
-    const std::uint64_t n = std::min<std::uint64_t>(kSparseBatch, s.regions - first);
-    heads.assign(n, {});
-    ranges.clear();
-    for (std::uint64_t i = 0; i < n; ++i)
-      ranges.push_back({PhysAddr((first + i) * k2M), std::span<std::uint8_t>(heads[i])});
-    st.assign(n, ReadStatus{});
-    c.mem.read(ranges, st);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      if (!st[i]) continue;
-      const std::uint64_t pa = (first + i) * k2M;
-      ++s.readable;
-      if (!s.backed.empty() && s.backed.back().end == pa)
-        s.backed.back().end = pa + k2M;
-      else
-        s.backed.push_back({pa, pa + k2M});
-      const auto& h = heads[i];
-      const std::uint32_t magic =
-          h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
-      if (magic == kStackEndMagic && std::all_of(h.begin() + 4, h.end(), [](auto b) { return !b; }))
-        s.sdata.push_back(pa);
+  // Probe one region per block first and scan only the blocks that answer: every unbacked
+  // read costs a whole timeout over NetTLP (silence is how real hardware says "no memory").
+  // RAM below 4 GiB runs from 0 up to the PCI hole, which starts on a 64 MiB boundary or
+  // higher; above 4 GiB RAM comes in whole GiBs from 4 GiB up (e820 on x86 servers and QEMU).
+  const std::uint64_t low = std::min<std::uint64_t>(s.regions, (4ull << 30) / k2M);
+  constexpr std::uint64_t kLowBlock = (64ull << 20) / k2M, kHighBlock = (1ull << 30) / k2M;
+  auto block_of = [&](std::uint64_t r) { return r < low ? kLowBlock : kHighBlock; };
+  std::vector<std::uint64_t> phase1;
+  for (std::uint64_t r = 0; r < s.regions; r += block_of(r)) phase1.push_back(r);
+
+  std::vector<bool> readable(s.regions, false);
+  std::vector<std::uint64_t> sdata;
+  auto read_regions = [&](const std::vector<std::uint64_t>& which) {
+    std::vector<std::array<std::uint8_t, kSparseProbeBytes>> heads;
+    std::vector<ReadRange> ranges;
+    std::vector<ReadStatus> st;
+    for (std::size_t first = 0; first < which.size(); first += kSparseBatch) {
+      const std::size_t n = std::min<std::size_t>(kSparseBatch, which.size() - first);
+      heads.assign(n, {});
+      ranges.clear();
+      for (std::size_t i = 0; i < n; ++i)
+        ranges.push_back({PhysAddr(which[first + i] * k2M), std::span<std::uint8_t>(heads[i])});
+      st.assign(n, ReadStatus{});
+      c.mem.read(ranges, st);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!st[i]) continue;
+        readable[which[first + i]] = true;
+        const auto& h = heads[i];
+        const std::uint32_t magic =
+            h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
+        if (magic == kStackEndMagic &&
+            std::all_of(h.begin() + 4, h.end(), [](auto b) { return !b; }))
+          sdata.push_back(which[first + i] * k2M);
+      }
     }
+  };
+  read_regions(phase1);
+  std::vector<std::uint64_t> phase2;
+  for (std::uint64_t b : phase1)
+    if (readable[b])
+      for (std::uint64_t r = b + 1; r < std::min(b + block_of(b), s.regions); ++r)
+        phase2.push_back(r);
+  read_regions(phase2);
+
+  for (std::uint64_t r = 0; r < s.regions; ++r) {
+    if (!readable[r]) continue;
+    ++s.readable;
+    const std::uint64_t pa = r * k2M;
+    if (!s.backed.empty() && s.backed.back().end == pa)
+      s.backed.back().end = pa + k2M;
+    else
+      s.backed.push_back({pa, pa + k2M});
   }
+  std::sort(sdata.begin(), sdata.end());
+  s.sdata = std::move(sdata);
   if (!s.backed.empty()) s.ram_top = std::min(s.backed.back().end, c.max_phys);
   return s;
 }
@@ -818,6 +847,8 @@ Result<KernelImage> discover(PhysicalMemory& memory, const DiscoveryOptions& opt
 
   c.say(fmt::format("scanning {} for the kernel image (one read per 2 MiB)...", mib(c.max_phys)));
   const SparseScan s = sparse_scan(c);
+  // With the RAM size unknown, what answered bounds every later probe.
+  if (!opts.max_phys && !memory.info().max_address && s.ram_top) c.max_phys = s.ram_top;
   c.note(fmt::format("sparse scan: {} of {} 2 MiB regions readable, {} init-stack candidate(s)",
                      s.readable, s.regions, s.sdata.size()));
   if (s.readable == 0)
