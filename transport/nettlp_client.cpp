@@ -1,0 +1,555 @@
+#include "transport/nettlp_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <functional>
+#include <queue>
+#include <fmt/format.h>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "common/parse.hpp"
+#include "transport/pcap_recorder.hpp"
+#include "transport/tlp_codec.hpp"
+#include "transport/udp_ports.hpp"
+
+namespace tlpstub {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint32_t kProbeRange = UINT32_MAX;
+
+bool trace_on() { return spdlog::should_log(spdlog::level::trace); }
+
+// One MRd's worth of a range: [addr, addr+len) lands in out[0, len).
+struct Job {
+  std::uint64_t addr = 0;
+  std::uint32_t len = 0;
+  std::uint8_t* out = nullptr;
+  std::uint32_t range = 0;
+  unsigned attempts = 0;
+  Clock::time_point first_sent{};
+  // Every completion of a read of [addr, addr+len) has (LowerAddress + ByteCount) % 128 ==
+  // (addr + len) % 128, since LA = (addr + offset) & 0x7f and BC = len - offset. Two requests
+  // with different signatures can never take each other's completions.
+  unsigned signature() const { return static_cast<unsigned>((addr + len) & 0x7F); }
+};
+
+// The request in flight on one tag. A retry re-sends the same MRd on the same tag (reads are
+// idempotent, so a late completion of an earlier attempt carries the very bytes asked for);
+// `gen` tells the deadline of the current attempt from older ones.
+struct Slot {
+  bool active = false;
+  std::uint32_t gen = 0;
+  Job job;
+  tlp::ReadAssembly assembly;
+  Clock::time_point sent{};
+  // A tag that finished a request with signature S cannot carry another request with
+  // signature S before poison[S]: a straggler (duplicate, or completion of an earlier attempt)
+  // could otherwise pass for the new request's.
+  std::array<Clock::time_point, 128> poison{};
+  // Fingerprints of the last completions accepted on this tag. The adapter stamps every frame
+  // with a frame counter and a clock (NetTLP header), so a byte-identical header is a network
+  // duplicate, however late it comes: it is dropped even if its Byte Count and Lower Address
+  // would fit a newer request with the same signature.
+  std::array<std::uint64_t, 16> recent{};
+  unsigned recent_pos = 0;
+
+  bool seen(std::uint64_t fp) const {
+    return std::find(recent.begin(), recent.end(), fp) != recent.end();
+  }
+  void remember(std::uint64_t fp) {
+    recent[recent_pos] = fp;
+    recent_pos = (recent_pos + 1) % recent.size();
+  }
+};
+
+// FNV-1a over the NetTLP header and the completion header; 0 when the adapter left the NetTLP
+// header zero (then nothing tells a duplicate from a new frame).
+std::uint64_t fingerprint(std::span<const std::uint8_t> d) {
+  bool stamped = false;
+  for (std::size_t i = 0; i < tlp::kNetTlpHeaderSize; ++i) stamped |= d[i] != 0;
+  if (!stamped) return 0;
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < tlp::kCplHeaderSize; ++i) h = (h ^ d[i]) * 0x100000001b3ull;
+  return h | 1;
+}
+
+struct Deadline {
+  Clock::time_point at;
+  std::uint16_t tag;
+  std::uint32_t gen;
+  bool operator>(const Deadline& o) const { return at > o.at; }
+};
+
+}  // namespace
+
+struct NetTlpClient::Impl {
+  NetTlpOptions opt;
+  unsigned window = 0;
+  std::unique_ptr<UdpPorts> ports;
+  std::unique_ptr<PcapRecorder> pcap;
+  std::uint32_t adapter_ip = 0;
+  TransportStats stats;
+  std::mutex mu;  // one batch at a time
+
+  // Tag state, kept across batches.
+  std::vector<Slot> slots;
+  std::deque<std::uint16_t> free_tags;  // least recently released first
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines;
+  std::uint64_t last_good_addr = 0;
+  bool unstamped_seen = false;  // the adapter sent a completion with a zero NetTLP header
+  Clock::time_point last_rx{};  // last datagram that answered one of our requests
+  // Adaptive timeout: a slow peer (an overloaded tlpsim) must not cause spurious retries.
+  Clock::duration rtt_high{};
+  Clock::duration timeout{};
+
+  // Batch state.
+  std::span<const ReadRange> ranges;
+  std::span<ReadStatus> results;
+  std::size_t gen_range = 0;
+  std::uint64_t gen_off = 0;
+  std::optional<Job> pending;  // taken from the generator, waiting for a tag
+  std::vector<Job> parked;  // out of retries while the adapter's liveness is being probed
+  unsigned inflight = 0;    // active slots, the probe excluded
+  enum class Probe { idle, wanted, active } probe = Probe::idle;
+  Job probe_job;
+  std::uint8_t probe_buf[4]{};
+  bool unreachable = false;
+  Clock::time_point now{};
+
+  // ---- helpers ----
+  bool range_failed(std::uint32_t r) const { return !results[r].has_value(); }
+
+  void fail_range(std::uint32_t r, Errc c, std::uint64_t addr, std::string msg) {
+    if (!results[r].has_value() && results[r].error().address <= addr) return;
+    results[r] = std::unexpected(Error{c, std::move(msg), addr});
+  }
+
+  UdpEndpointV4 adapter_ep(unsigned tag) const {
+    return {adapter_ip, static_cast<std::uint16_t>(tlp::kTagPortBase + tag)};
+  }
+
+  Clock::duration max_timeout() const {
+    return std::max<Clock::duration>(opt.timeout, std::chrono::milliseconds(250));
+  }
+
+  void note_rtt(Clock::duration rtt) {
+    if (rtt > rtt_high)
+      rtt_high = rtt;
+    else
+      rtt_high -= (rtt_high - rtt) / 64;
+    timeout = std::clamp<Clock::duration>(4 * rtt_high, opt.timeout, max_timeout());
+  }
+
+  // Frees the tag of a finished or abandoned request. Stragglers are possible after a clean
+  // finish only as network duplicates (sent back to back), after retries or abandonment as
+  // completions of other attempts, which may be late by up to a timeout.
+  void release(std::uint16_t tag, bool clean_finish) {
+    Slot& s = slots[tag];
+    s.active = false;
+    const Clock::duration hold = clean_finish ? Clock::duration(opt.tag_hold) : 2 * timeout;
+    auto& p = s.poison[s.job.signature()];
+    p = std::max(p, now + hold);
+    free_tags.push_back(tag);
+  }
+
+  std::optional<std::uint16_t> take_tag(unsigned sig) {
+    for (auto it = free_tags.begin(); it != free_tags.end(); ++it)
+      if (slots[*it].poison[sig] <= now) {
+        std::uint16_t t = *it;
+        free_tags.erase(it);
+        return t;
+      }
+    return std::nullopt;
+  }
+
+  Clock::time_point next_tag_time(unsigned sig) const {
+    Clock::time_point t = Clock::time_point::max();
+    for (std::uint16_t tag : free_tags) t = std::min(t, slots[tag].poison[sig]);
+    return t;
+  }
+
+  bool next_job(Job& j) {
+    while (gen_range < ranges.size()) {
+      const ReadRange& r = ranges[gen_range];
+      if (gen_off >= r.out.size() || range_failed(static_cast<std::uint32_t>(gen_range))) {
+        ++gen_range;
+        gen_off = 0;
+        continue;
+      }
+      const std::uint64_t a = r.addr.value + gen_off;
+      const std::uint32_t n = tlp::next_chunk(a, r.out.size() - gen_off, opt.mrrs);
+      j = Job{a, n, r.out.data() + gen_off, static_cast<std::uint32_t>(gen_range), 0, {}};
+      gen_off += n;
+      return true;
+    }
+    return false;
+  }
+
+  bool batch_done() const {
+    return unreachable ||
+           (!pending && parked.empty() && inflight == 0 && gen_range >= ranges.size());
+  }
+
+  // ---- sending ----
+  void drain(std::uint16_t tag) {
+    ports->receive(tag, [&](std::span<const std::uint8_t> d, const UdpEndpointV4& src) {
+      on_datagram(tag, d, src);
+    });
+  }
+
+  void transmit(std::uint16_t tag) {
+    Slot& s = slots[tag];
+    Job& job = s.job;
+    if (job.attempts == 0) job.first_sent = now;
+    ++job.attempts;
+    ++s.gen;
+    s.sent = now;
+    const tlp::Frame f =
+        tlp::encode_mrd({job.addr, job.len, opt.requester, static_cast<std::uint8_t>(tag)});
+    if (!ports->send(tag, f.view())) TransportStats::add(stats.send_errors);
+    if (pcap) pcap->record(ports->local(tag), adapter_ep(tag), f.view());
+    if (trace_on())
+      spdlog::trace("-> MRd tag {} {:#x}+{} attempt {}", tag, job.addr, job.len, job.attempts);
+    TransportStats::add(stats.requests);
+    deadlines.push({now + timeout, tag, s.gen});
+  }
+
+  void start(std::uint16_t tag, const Job& job) {
+    // Anything still queued on this socket belongs to an old request. With a stamping adapter
+    // duplicates are recognized anyway, so the extra syscall is spent only for one that is not.
+    if (unstamped_seen) drain(tag);
+    Slot& s = slots[tag];
+    s.active = true;
+    s.job = job;
+    s.assembly.reset(job.addr, job.len);
+    if (job.range != kProbeRange) {
+      ++inflight;
+      stats.note_inflight(inflight);
+    }
+    transmit(tag);
+  }
+
+  void fill() {
+    if (unreachable) return;
+    if (probe == Probe::wanted) {
+      if (auto t = take_tag(probe_job.signature())) {
+        probe = Probe::active;
+        start(*t, probe_job);
+      }
+    }
+    while (inflight < window) {
+      if (!pending) {
+        Job j;
+        if (!next_job(j)) break;
+        pending = j;
+      } else if (range_failed(pending->range)) {
+        pending.reset();
+        continue;
+      }
+      auto t = take_tag(pending->signature());
+      if (!t) break;
+      start(*t, *pending);
+      pending.reset();
+    }
+  }
+
+  // ---- receiving ----
+  void on_datagram(std::uint16_t tag, std::span<const std::uint8_t> d, const UdpEndpointV4& src) {
+    TransportStats::add(stats.datagrams_in);
+    if (pcap) pcap->record(src, ports->local(tag), d);
+    auto c = tlp::parse_completion(d);
+    if (!c) return drop(tag, c.error().reason);
+    if (c->tag != tag) return drop(tag, tlp::Drop::wrong_tag);
+    if (c->requester != opt.requester) return drop(tag, tlp::Drop::wrong_requester);
+    Slot& s = slots[tag];
+    if (!s.active) return drop(tag, tlp::Drop::stale);
+    const std::uint64_t fp = fingerprint(d);
+    if (!fp) unstamped_seen = true;
+    if (fp && s.seen(fp)) return drop(tag, tlp::Drop::duplicate);
+    auto o = s.assembly.accept(*c, {s.job.out, s.job.len});
+    if (o.verdict == tlp::ReadAssembly::Verdict::rejected) return drop(tag, o.reason);
+    if (fp) s.remember(fp);
+    if (trace_on())
+      spdlog::trace("<- Cpl{} tag {} status {} bc {} la {:#x} len {}", c->has_data ? "D" : "", tag,
+                    static_cast<int>(c->status), c->byte_count, c->lower_address, c->data.size());
+    TransportStats::add(stats.completions);
+    last_rx = now;
+    if (o.verdict == tlp::ReadAssembly::Verdict::complete) return finish(tag, c->status, 0);
+    if (o.verdict == tlp::ReadAssembly::Verdict::error_status)
+      return finish(tag, c->status, o.error_address);
+  }
+
+  void drop(std::uint16_t tag, tlp::Drop why) {
+    stats.drop(why);
+    if (trace_on()) spdlog::trace("<- dropped on tag {}: {}", tag, tlp::drop_name(why));
+  }
+
+  void finish(std::uint16_t tag, tlp::CplStatus status, std::uint64_t err_addr) {
+    Slot& s = slots[tag];
+    const Job j = s.job;
+    release(tag, j.attempts == 1);
+    if (j.range == kProbeRange) return probe_answered();
+    --inflight;
+    if (status == tlp::CplStatus::sc) {
+      TransportStats::add(stats.bytes, j.len);
+      stats.record_rtt(now - s.sent);
+      if (j.attempts == 1) note_rtt(now - s.sent);  // Karn: only unambiguous samples
+      last_good_addr = j.addr & ~std::uint64_t{3};
+      return;
+    }
+    const bool ur = status == tlp::CplStatus::ur;
+    TransportStats::add(ur ? stats.ur : stats.ca);
+    fail_range(j.range, ur ? Errc::unsupported_request : Errc::completer_abort, err_addr,
+               fmt::format("{} reading physical {:#x}",
+                           ur ? "unsupported request (UR)" : "completer abort (CA)", err_addr));
+  }
+
+  // ---- timeouts and liveness ----
+  void pop_stale_deadlines() {
+    while (!deadlines.empty()) {
+      const Deadline& d = deadlines.top();
+      const Slot& s = slots[d.tag];
+      if (s.active && s.gen == d.gen) break;
+      deadlines.pop();
+    }
+  }
+
+  void check_timeouts() {
+    for (pop_stale_deadlines(); !deadlines.empty() && deadlines.top().at <= now;
+         pop_stale_deadlines()) {
+      const Deadline d = deadlines.top();
+      deadlines.pop();
+      Slot& s = slots[d.tag];
+      const Job j = s.job;
+      // Above a fault already found in its range, a silent MRd is not worth more attempts;
+      // below it, it is: the range reports its lowest unreadable address.
+      if (j.range != kProbeRange && range_failed(j.range) &&
+          j.addr > results[j.range].error().address) {
+        --inflight;
+        release(d.tag, false);
+        continue;
+      }
+      if (last_rx < s.sent && probe == Probe::idle && j.range != kProbeRange) start_probe();
+      if (j.attempts <= opt.retries) {
+        TransportStats::add(stats.retries);
+        transmit(d.tag);
+        continue;
+      }
+      release(d.tag, false);
+      if (j.range == kProbeRange) {
+        probe = Probe::idle;
+        declare_unreachable();
+        return;
+      }
+      --inflight;
+      if (last_rx >= j.first_sent) {
+        fail_timeout(j);
+      } else {
+        parked.push_back(j);  // decided when the probe answers or not
+        if (probe == Probe::idle) start_probe();
+      }
+    }
+  }
+
+  void fail_timeout(const Job& j) {
+    TransportStats::add(stats.timeouts);
+    fail_range(j.range, Errc::timeout, j.addr,
+               fmt::format("no completion for physical {:#x} (+{}) after {} attempts", j.addr,
+                           j.len, j.attempts));
+  }
+
+  void start_probe() {
+    probe_job = Job{last_good_addr, 4, probe_buf, kProbeRange, 0, {}};
+    probe = Probe::wanted;
+    TransportStats::add(stats.probes);
+  }
+
+  void probe_answered() {
+    probe = Probe::idle;
+    for (const Job& j : parked) fail_timeout(j);
+    parked.clear();
+  }
+
+  void declare_unreachable() {
+    unreachable = true;
+    TransportStats::add(stats.unreachable);
+    spdlog::warn("NetTLP adapter {} does not answer", opt.adapter_ip);
+    auto fail_job = [&](std::uint32_t r, std::uint64_t addr) {
+      if (r != kProbeRange)
+        fail_range(r, Errc::unreachable,
+                   addr, fmt::format("NetTLP adapter {} does not answer (reading physical {:#x})",
+                                     opt.adapter_ip, addr));
+    };
+    for (const Job& j : parked) fail_job(j.range, j.addr);
+    if (pending) fail_job(pending->range, pending->addr);
+    for (std::size_t t = 0; t < slots.size(); ++t)
+      if (slots[t].active) {
+        fail_job(slots[t].job.range, slots[t].job.addr);
+        release(static_cast<std::uint16_t>(t), false);
+      }
+    for (; gen_range < ranges.size(); ++gen_range, gen_off = 0)
+      if (gen_off < ranges[gen_range].out.size())
+        fail_job(static_cast<std::uint32_t>(gen_range), ranges[gen_range].addr.value + gen_off);
+    parked.clear();
+    pending.reset();
+    inflight = 0;
+  }
+
+  Clock::time_point wake_time() {
+    pop_stale_deadlines();
+    Clock::time_point t = deadlines.empty() ? Clock::time_point::max() : deadlines.top().at;
+    if (probe == Probe::wanted) t = std::min(t, next_tag_time(probe_job.signature()));
+    if (pending && inflight < window) t = std::min(t, next_tag_time(pending->signature()));
+    return t;
+  }
+
+  void run_batch(std::span<const ReadRange> rs, std::span<ReadStatus> out) {
+    ranges = rs;
+    results = out;
+    gen_range = 0;
+    gen_off = 0;
+    pending.reset();
+    parked.clear();
+    inflight = 0;
+    probe = Probe::idle;
+    unreachable = false;
+    TransportStats::add(stats.batches);
+    TransportStats::add(stats.ranges, rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+      out[i] = {};
+      if (rs[i].addr.value + rs[i].out.size() < rs[i].addr.value)
+        out[i] = std::unexpected(Error{Errc::invalid_argument, "read wraps around the address space",
+                                       rs[i].addr.value});
+    }
+    auto on_ready = [&](unsigned tag) {
+      now = Clock::now();
+      drain(static_cast<std::uint16_t>(tag));
+    };
+    now = Clock::now();
+    ports->wait(now, on_ready);  // whatever arrived between batches is stale
+    for (;;) {
+      now = Clock::now();
+      fill();
+      if (batch_done()) break;
+      ports->wait(wake_time(), on_ready);
+      now = Clock::now();
+      check_timeouts();
+    }
+    // A probe still out when the batch ends is abandoned.
+    for (std::size_t t = 0; t < slots.size(); ++t)
+      if (slots[t].active) release(static_cast<std::uint16_t>(t), false);
+    probe = Probe::idle;
+    ranges = {};
+    results = {};
+  }
+};
+
+Result<NetTlpOptions> parse_nettlp_options(std::string_view spec, NetTlpOptions o) {
+  for (std::string_view item : split(spec, ',')) {
+    item = trim(item);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos)
+      return fail(Errc::invalid_argument, fmt::format("NetTLP option '{}' is not key=value", item));
+    std::string_view k = item.substr(0, eq), v = item.substr(eq + 1);
+    auto num = [&](std::uint64_t max) -> Result<std::uint64_t> {
+      auto n = parse_size(v);
+      if (!n || *n > max)
+        return fail(Errc::invalid_argument, fmt::format("NetTLP option {}: bad value '{}'", k, v));
+      return n;
+    };
+    Result<std::uint64_t> n = 0;
+    if (k == "adapter") o.adapter_ip = v;
+    else if (k == "local") o.local_ip = v;
+    else if (k == "pcap") o.pcap = v;
+    else if (k == "requester") {
+      auto id = tlp::parse_bdf(v);
+      if (!id) return std::unexpected(id.error());
+      o.requester = *id;
+    } else if (k == "tags") { if ((n = num(256))) o.tags = static_cast<unsigned>(*n); }
+    else if (k == "window") { if ((n = num(256))) o.window = static_cast<unsigned>(*n); }
+    else if (k == "mrrs") { if ((n = num(4096))) o.mrrs = static_cast<std::uint32_t>(*n); }
+    else if (k == "timeout") { if ((n = num(600'000))) o.timeout = std::chrono::milliseconds(*n); }
+    else if (k == "retries") { if ((n = num(100))) o.retries = static_cast<unsigned>(*n); }
+    else if (k == "hold") { if ((n = num(10'000'000))) o.tag_hold = std::chrono::microseconds(*n); }
+    else if (k == "max") { if ((n = num(UINT64_MAX))) o.max_address = *n; }
+    else return fail(Errc::invalid_argument, fmt::format("unknown NetTLP option '{}'", k));
+    if (!n) return std::unexpected(n.error());
+  }
+  return o;
+}
+
+Result<std::unique_ptr<NetTlpClient>> NetTlpClient::open(const NetTlpOptions& o) {
+  if (o.tags < 1 || o.tags > 256)
+    return fail(Errc::invalid_argument, fmt::format("tags must be 1..256, not {}", o.tags));
+  if (o.window > o.tags)
+    return fail(Errc::invalid_argument, fmt::format("window {} exceeds tags {}", o.window, o.tags));
+  if (!tlp::valid_mrrs(o.mrrs))
+    return fail(Errc::invalid_argument,
+                fmt::format("mrrs must be a power of two from 4 to 4096, not {}", o.mrrs));
+  if (o.timeout.count() <= 0) return fail(Errc::invalid_argument, "timeout must be positive");
+  if (o.tag_hold.count() < 0) return fail(Errc::invalid_argument, "tag hold must not be negative");
+  auto aip = parse_ipv4(o.adapter_ip);
+  if (!aip) return std::unexpected(aip.error());
+  if (o.adapter_ip == o.local_ip || *aip == parse_ipv4(o.local_ip).value_or(0))
+    return fail(Errc::invalid_argument,
+                fmt::format("adapter and local address are both {}: both ends bind ports "
+                            "0x3000+tag, so they need two addresses (e.g. 127.0.0.2 and 127.0.0.1)",
+                            o.adapter_ip));
+  auto ports = UdpPorts::open(o.local_ip, o.tags, tlp::kTagPortBase, o.adapter_ip);
+  if (!ports) return std::unexpected(ports.error());
+  auto im = std::make_unique<Impl>();
+  im->opt = o;
+  im->window = o.window ? o.window : o.tags;
+  im->ports = std::move(*ports);
+  im->adapter_ip = *aip;
+  if (!o.pcap.empty()) {
+    auto p = PcapRecorder::open(o.pcap);
+    if (!p) return std::unexpected(p.error());
+    im->pcap = std::move(*p);
+  }
+  im->slots.resize(o.tags);
+  for (unsigned t = 0; t < o.tags; ++t) im->free_tags.push_back(static_cast<std::uint16_t>(t));
+  im->timeout = o.timeout;
+  spdlog::debug("nettlp: {} -> {}, {} tags, window {}, mrrs {}, requester {}", o.local_ip,
+                o.adapter_ip, o.tags, im->window, o.mrrs, tlp::format_bdf(o.requester));
+  return std::unique_ptr<NetTlpClient>(new NetTlpClient(std::move(im)));
+}
+
+NetTlpClient::NetTlpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+NetTlpClient::~NetTlpClient() {
+  if (impl_->stats.requests.load())
+    spdlog::info("nettlp {} statistics:\n{}", impl_->opt.adapter_ip, impl_->stats.format());
+  if (impl_->pcap) impl_->pcap->flush();
+}
+
+void NetTlpClient::read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) {
+  if (ranges.size() != results.size())
+    throw std::invalid_argument("NetTlpClient::read: ranges and results differ in size");
+  std::lock_guard lock(impl_->mu);
+  impl_->run_batch(ranges, results);
+  if (impl_->pcap) impl_->pcap->flush();
+}
+
+MemoryInfo NetTlpClient::info() const {
+  MemoryInfo mi;
+  mi.name = "nettlp:" + impl_->opt.adapter_ip;
+  mi.max_address = impl_->opt.max_address;
+  mi.preferred_batch = 1024;
+  mi.read_only = true;
+  return mi;
+}
+
+const TransportStats& NetTlpClient::stats() const { return impl_->stats; }
+TransportStats& NetTlpClient::stats() { return impl_->stats; }
+const NetTlpOptions& NetTlpClient::options() const { return impl_->opt; }
+
+}  // namespace tlpstub
