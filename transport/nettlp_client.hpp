@@ -49,7 +49,8 @@ struct NetTlpOptions {
   unsigned tags = 256;     // 1..256; 16 for adapter firmware before March 2020
   unsigned window = 0;     // requests in flight at most; 0 = tags (1 = libtlp's one-at-a-time)
   std::uint32_t mrrs = 512;  // bytes per MRd, a power of two 4..4096 (PCIe MRRS: 128..4096)
-  std::chrono::microseconds timeout{50'000};  // per request attempt
+  // Per attempt; raised automatically to 4x the slowest recent round trip (at most 250 ms).
+  std::chrono::microseconds timeout{50'000};
   unsigned retries = 3;                       // further attempts after the first
   // A tag that finished a request cleanly carries no request with the same completion
   // signature ((address + length) % 128) for this long; other signatures may use it at once.
