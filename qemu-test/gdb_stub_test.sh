@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # gdb_stub_test.sh --tlpstub BIN --kernel K --cpu C --cache DIR --initrd FILE
 #                  [--workdir DIR] [--mem SIZE] [--cr3-source qemu|init_top_pgt]
+#                  [--nettlp TLPSIM_BIN [--sim-args "ARGS"]]
+# With --nettlp the RAM file is served by tlpsim on 127.0.0.2 (12 us latency plus ARGS, e.g.
+# "--loss 0.05 --reorder 0.05") and tlpstub reads it over NetTLP; at the end tlpsim must have
+# seen no write TLP.
 #
 # Foundation checks of tlpstub against a live QEMU guest, with stock gdb:
 #  (a) x/s linux_banner prints the guest's /proc/version
@@ -14,10 +18,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-tlpstub= cr3_source=qemu rest=()
+tlpstub= cr3_source=qemu rest=() tlpsim= sim_args=
 while (($#)); do
   case "$1" in
     --tlpstub) tlpstub=$2; shift 2 ;;
+    --nettlp) tlpsim=$2; shift 2 ;;
+    --sim-args) sim_args=$2; shift 2 ;;
     --cr3-source) cr3_source=$2; shift 2 ;;
     *) rest+=("$1"); shift ;;
   esac
@@ -43,8 +49,19 @@ esac
 
 # ---- start tlpstub ----------------------------------------------------------
 port=$(free_port)
-targs=(--memory "$GUEST_RAM" --cr3 "$cr3" --listen "127.0.0.1:$port")
-(( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
+if [[ -n $tlpsim ]]; then
+  # shellcheck disable=SC2086
+  "$tlpsim" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.2 --latency 12us \
+    $sim_args </dev/null >"$tmp/tlpsim.log" 2>&1 &
+  spid=$!
+  guest_on_exit "kill $spid; wait $spid"
+  guest_watch_pid "$spid"
+  echo "tlpsim on 127.0.0.2 ($sim_args)"
+  targs=(--nettlp 127.0.0.2 --local 127.0.0.1 --cr3 "$cr3" --listen "127.0.0.1:$port")
+else
+  targs=(--memory "$GUEST_RAM" --cr3 "$cr3" --listen "127.0.0.1:$port")
+  (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
+fi
 echo "tlpstub ${targs[*]}"
 "$tlpstub" "${targs[@]}" </dev/null >"$tmp/tlpstub.log" 2>&1 &
 tpid=$!
@@ -155,5 +172,14 @@ sed 's/^/    /' "$tmp/abuse.log"
 kill -0 "$tpid" 2>/dev/null && pass "(f) tlpstub alive after garbage ($abuse)" || fail "(f) tlpstub died: $(tail -n 5 "$tmp/tlpstub.log")"
 out=$(tgdb "x/s $banner" || true)
 banner_ok "$out" && pass "(f) x/s after garbage" || { fail "(f) x/s after garbage"; echo "$out" | tail -n 5; }
+
+if [[ -n $tlpsim ]]; then
+  out=$(tgdb "monitor stats" || true)
+  echo "$out" | grep -E "^(batches|retries|datagrams)" | sed 's/^/    /'
+  kill "$tpid" "$spid"; wait "$tpid" "$spid" 2>/dev/null || true
+  viol=$(sed -n 's/.*write violations \([0-9]*\).*/\1/p' "$tmp/tlpsim.log" | tail -n 1)
+  [[ $viol == 0 ]] && pass "(g) tlpsim saw no write TLP" ||
+    fail "(g) tlpsim write violations: '${viol:-no counter line}': $(tail -n 3 "$tmp/tlpsim.log")"
+fi
 
 test_summary

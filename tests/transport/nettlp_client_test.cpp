@@ -238,7 +238,7 @@ TEST(NetTlpClient, UnreachableAdapterReportedFast) {
   NetTlpOptions co;
   co.adapter_ip = net.adapter;  // nobody listens there
   co.local_ip = net.local;
-  auto c = NetTlpClient::open(co);  // default timeout 50 ms, 3 retries
+  auto c = NetTlpClient::open(co);  // default timeout and retries
   ASSERT_TRUE(c);
   std::vector<Bytes> bufs(2000, Bytes(4096));
   std::vector<ReadRange> rr;
