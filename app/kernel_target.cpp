@@ -242,8 +242,9 @@ Result<void> KernelTarget::cmd_info(const Args&, const OutputFn& out) {
     out(fmt::format("  VMCOREINFO at physical {:#x} ({} entries)\n", k.vmcoreinfo_pa,
                     k.vmcoreinfo.size()));
   for (const std::string& n : k.notes) out(fmt::format("  - {}\n", n));
-  out(fmt::format("symbols: gdb relocates only .text/.data/.bss by qOffsets; load vmlinux "
-                  "with\n  {}\n",
+  out(fmt::format("symbols: qOffsets relocates only .text/.data/.bss of a vmlinux loaded "
+                  "before connecting;\n  load it instead with (after 'symbol-file' with no "
+                  "argument if gdb already has one):\n  {}\n",
                   symbol_file_command(k)));
   return {};
 }

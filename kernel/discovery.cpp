@@ -652,13 +652,19 @@ Result<KernelImage> from_vmcoreinfo(Ctx& c, const VmcoreinfoHit& hit) {
 
 // VMCOREINFO's page comes from the buddy allocator at subsys_initcall time; measured on 512 MiB
 // guests [obs]: right after the image's _end (6.12 on both CPUs), near the top of RAM (6.1,
-// qemu64), 19 MiB from the bottom (6.1, -cpu max). Probe those places first, then the rest.
+// qemu64), 19 MiB from the bottom (6.1, -cpu max); on a 3 GiB guest whose image KASLR put
+// above 4 GiB, just above 4 GiB (the start of the second RAM block) [obs]. Probe those places
+// first (the window after _sdata, then both ends of every RAM block), then the rest.
 std::vector<PhysRange> vmcoreinfo_order(const SparseScan& s) {
   std::vector<PhysRange> want;
   for (std::size_t i = 0; i < s.sdata.size() && i < 2; ++i)
     want.push_back({s.sdata[i], s.sdata[i] + kVmcoreinfoWindow});
   if (s.ram_top > kVmcoreinfoWindow) want.push_back({s.ram_top - kVmcoreinfoWindow, s.ram_top});
   want.push_back({0, kVmcoreinfoWindow});
+  for (const PhysRange& b : s.backed) {
+    want.push_back({b.begin, std::min(b.end, b.begin + kVmcoreinfoWindow)});
+    want.push_back({b.end - std::min(b.end - b.begin, kVmcoreinfoWindow), b.end});
+  }
   want.push_back({0, s.ram_top});
   // Only what the sparse scan could read.
   std::vector<PhysRange> out;
