@@ -21,9 +21,11 @@ while (($#)); do
   esac
 done
 
-"$root/.ci/deps"
-"$root/.ci/build" >/dev/null
-build=$root/build
+if [[ -z ${TLPSTUB_DEMO_NO_BUILD:-} ]]; then
+  "$root/.ci/deps"
+  "$root/.ci/build" >/dev/null
+fi
+build=${TLPSTUB_BUILD:-$root/build}
 source "$root/qemu-test/lib.sh"
 initrd=$build/qemu-test/initrd.cpio.gz
 [[ -f $initrd ]] || "$root/qemu-test/make-initramfs.sh" "$initrd" >/dev/null
