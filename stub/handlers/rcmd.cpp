@@ -2,6 +2,8 @@
 // it runs; then OK. A failed command prints "error: <message>\n" as `O` text and still
 // replies OK: gdb 13 turns an `Exx` reply into "Protocol error with Rcmd: xx.", which says
 // nothing useful, while the message above already says what went wrong.
+#include <spdlog/spdlog.h>
+
 #include "common/parse.hpp"
 #include "stub/handlers/handler.hpp"
 
@@ -15,7 +17,10 @@ Reply monitor(Context& ctx, std::string_view args) {
   ctx.output_attach_message_once();
   Result<void> r =
       ctx.target.monitor(*command, [&ctx](std::string_view text) { ctx.output(text); });
-  if (!r) ctx.output("error: " + r.error().message + "\n");
+  if (!r) {
+    spdlog::warn("monitor command failed: {}", r.error().message);
+    ctx.output("error: " + r.error().message + "\n");
+  }
   return Reply::ok();
 }
 

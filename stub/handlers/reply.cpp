@@ -43,7 +43,12 @@ int wire_code(Errc code) {
 }  // namespace
 
 Reply error_reply(const Error& e) {
-  spdlog::debug("error reply: {}: {}", errc_name(e.code), e.message);
+  // Unmapped addresses are routine (gdb probes around every pointer); a failing link is not.
+  const bool link = e.code == Errc::timeout || e.code == Errc::unreachable ||
+                    e.code == Errc::completer_abort || e.code == Errc::unsupported_request ||
+                    e.code == Errc::io;
+  spdlog::log(link ? spdlog::level::warn : spdlog::level::debug, "error reply: {}: {}",
+              errc_name(e.code), e.message);
   return Reply::text(fmt::format("E{:02x}", wire_code(e.code)));
 }
 
