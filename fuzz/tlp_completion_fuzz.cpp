@@ -12,15 +12,6 @@
 
 #include "transport/tlp_codec.hpp"
 
-// The fuzz build instruments only this target's own sources, not the libraries it links, so
-// the codec is compiled in here to give libFuzzer its coverage (the archive's copy is then not
-// pulled in). The g++ replay build links the library's copy as usual.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include "transport/tlp_codec.cpp"
-#endif
-#endif
-
 using namespace tlpstub::tlp;
 
 namespace {
