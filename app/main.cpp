@@ -15,6 +15,7 @@
 #include "kernel/paging.hpp"
 #include "kernel/paging_probe.hpp"
 #include "stub/server.hpp"
+#include "transport/counting_memory.hpp"
 #include "transport/memory_file.hpp"
 #include "transport/nettlp_client.hpp"
 
@@ -93,9 +94,15 @@ int main(int argc, char** argv) {
   MemoryInfo mi = (*mem)->info();
   spdlog::info("memory: {} ({:#x} bytes addressable)", mi.name, mi.max_address);
 
-  app::TargetContext ctx(**mem);
-  if (auto* client = dynamic_cast<NetTlpClient*>(mem->get()))
-    ctx.stats_text = [client] { return client->stats().format(); };
+  // Every read is counted for `monitor stats`; a NetTLP client adds its link statistics.
+  CountingMemory counted(**mem);
+  app::TargetContext ctx(counted);
+  auto* client = dynamic_cast<NetTlpClient*>(mem->get());
+  ctx.stats_text = [&counted, client] {
+    std::string s = "reads asked for: " + counted.format();
+    if (client) s += client->stats().format();
+    return s;
+  };
   if (opts->cr3) {
     auto sc = space_from_cr3(**mem, *opts);
     if (!sc) {
@@ -126,7 +133,7 @@ int main(int argc, char** argv) {
     server.stop();
   });
   server.run();
-  if (ctx.stats_text) spdlog::info("transport statistics:\n{}", ctx.stats_text());
+  spdlog::info("reads asked for: {}", counted.format());
   spdlog::info("stopped");
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "kernel/paging.hpp"
 #include "kernel/paging_probe.hpp"
 #include "kernel/vmcoreinfo.hpp"
+#include "transport/counting_memory.hpp"
 
 namespace tlpstub::kernel {
 
@@ -49,28 +50,6 @@ constexpr std::uint64_t kVmcoreinfoWindow = 64 * kMiB;
 // release[65], version[65], machine[65], domainname[65]; }.
 constexpr std::uint64_t kUtsLen = 65;
 
-// Counts what discovery asks of the memory: the cost model is ranges (DMA requests) and bytes,
-// and network round trips if every batch keeps kTagsInFlight requests outstanding (the NetTLP
-// client's tag budget, design.md): at ~12 us per round trip that is the time over the wire.
-constexpr std::uint64_t kTagsInFlight = 256;
-class CountingMemory final : public PhysicalMemory {
- public:
-  explicit CountingMemory(PhysicalMemory& inner) : inner_(inner) {}
-  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) override {
-    ++batches;
-    rounds += (ranges.size() + kTagsInFlight - 1) / kTagsInFlight;
-    reads += ranges.size();
-    for (const ReadRange& r : ranges) bytes += r.out.size();
-    inner_.read(ranges, results);
-  }
-  MemoryInfo info() const override { return inner_.info(); }
-
-  std::uint64_t batches = 0, rounds = 0, reads = 0, bytes = 0;
-
- private:
-  PhysicalMemory& inner_;
-};
-
 std::string mib(std::uint64_t bytes) {
   if (bytes % kMiB == 0) return fmt::format("{} MiB", bytes / kMiB);
   return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / kMiB);
@@ -89,7 +68,7 @@ std::string cstring(std::span<const std::uint8_t> b) {
 }
 
 struct Ctx {
-  CountingMemory mem;
+  CountingMemory mem;  // what discovery asks of the memory: its cost report
   const ProgressFn& progress;
   std::uint64_t max_phys = 0;
   std::vector<std::string> notes;
@@ -861,13 +840,14 @@ Result<KernelImage> discover(PhysicalMemory& memory, const DiscoveryOptions& opt
     return fail(Errc::unbacked, fmt::format("no readable memory below {:#x}", c.max_phys));
 
   auto finish = [&](KernelImage img) -> Result<KernelImage> {
-    img.cost.reads = c.mem.reads;
-    img.cost.bytes = c.mem.bytes;
+    const MemoryCounters mc = c.mem.counters();
+    img.cost.reads = mc.ranges;
+    img.cost.bytes = mc.bytes;
     img.cost.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     c.note(fmt::format("cost: {} reads in {} batches ({} round trips at {} tags in flight), {} "
                        "bytes, {:.3f} s",
-                       c.mem.reads, c.mem.batches, c.mem.rounds, kTagsInFlight, c.mem.bytes,
+                       mc.ranges, mc.batches, mc.round_trips, c.mem.in_flight(), mc.bytes,
                        img.cost.seconds));
     img.notes = std::move(c.notes);
     return img;
