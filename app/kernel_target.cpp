@@ -14,6 +14,8 @@ using stub::MemoryReadResult;
 using stub::OutputFn;
 using Args = std::vector<std::string_view>;
 
+constexpr std::chrono::milliseconds kDiscoveryWait{1500};
+
 KernelTarget::KernelTarget(TargetContext& ctx) : ctx_(ctx) { register_commands(); }
 
 void KernelTarget::register_commands() {
@@ -66,14 +68,21 @@ Error KernelTarget::no_space_error(std::uint64_t addr) const {
   }
 }
 
+// gdb asks for qOffsets once, while connecting, and relocates a vmlinux it already has by
+// the answer: so it too waits for a running discovery (see space()).
 std::optional<stub::SectionOffsets> KernelTarget::offsets() {
-  auto img = ctx_.discovery().image;
+  auto img = ctx_.wait_for_discovery(kDiscoveryWait).image;
   if (!img) return std::nullopt;
   return stub::SectionOffsets{img->kaslr_slide, img->kaslr_slide, img->kaslr_slide};
 }
 
+// A request that arrives while start-up discovery runs (gdb connects at once) waits for it a
+// bounded time, under gdb's 2 s `remotetimeout`: discovery usually takes well under a second,
+// and then the first `x` after `target remote` just works.
 std::optional<SpaceConfig> KernelTarget::space() const {
   if (override_) return override_;
+  if (auto sc = ctx_.kernel_space()) return sc;
+  ctx_.wait_for_discovery(kDiscoveryWait);
   return ctx_.kernel_space();
 }
 
@@ -205,7 +214,7 @@ Result<void> KernelTarget::cmd_cr3(const Args& a, const OutputFn& out) {
 }
 
 Result<void> KernelTarget::cmd_version(const Args&, const OutputFn& out) {
-  auto img = ctx_.discovery().image;
+  auto img = ctx_.wait_for_discovery(kDiscoveryWait).image;
   if (!img) return std::unexpected(no_space_error(0));
   out(img->banner + "\n");
   return {};

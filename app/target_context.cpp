@@ -24,6 +24,12 @@ DiscoveryStatus TargetContext::discovery() const {
   return status_;
 }
 
+DiscoveryStatus TargetContext::wait_for_discovery(std::chrono::milliseconds limit) const {
+  std::unique_lock lk(mu_);
+  discovery_done_.wait_for(lk, limit, [this] { return status_.state != DiscoveryState::running; });
+  return status_;
+}
+
 SpaceConfig space_from_image(const kernel::KernelImage& img) {
   SpaceConfig sc;
   sc.top = img.top;
@@ -62,11 +68,13 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
   if (!found) {
     status_.state = DiscoveryState::failed;
     status_.message = found.error().message;
+    discovery_done_.notify_all();
     return std::unexpected(found.error());
   }
   auto img = std::make_shared<const kernel::KernelImage>(std::move(*found));
   status_ = {DiscoveryState::done, {}, img};
   space_ = space_from_image(*img);
+  discovery_done_.notify_all();
   return img;
 }
 

@@ -3,6 +3,8 @@
 // request, so a re-discovery (the target rebooted) is seen by the next request.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +46,8 @@ class TargetContext {
   std::optional<SpaceConfig> kernel_space() const;
   void set_kernel_space(SpaceConfig c);
   DiscoveryStatus discovery() const;
+  // Waits until no discovery is running (or `limit` passes) and returns the status then.
+  DiscoveryStatus wait_for_discovery(std::chrono::milliseconds limit) const;
 
   // Runs discovery now on the calling thread, streaming progress; on success the kernel
   // address space switches to what was found (for every session).
@@ -60,6 +64,7 @@ class TargetContext {
   mutable std::mutex mu_;
   std::optional<SpaceConfig> space_;
   DiscoveryStatus status_;
+  mutable std::condition_variable discovery_done_;
   std::mutex discovery_mu_;  // one discovery at a time
   std::thread background_;
 };

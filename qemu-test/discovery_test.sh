@@ -125,6 +125,10 @@ want_xs="\"$version\\n\""
 # check_stub LABEL WANT_METHOD: the checks of (a) and (b) against the running tlpstub.
 check_stub() {
   local label=$1 want_method=$2 out info ver xs qoff
+  # gdb connects at once; a read that arrives while discovery runs waits for it (bounded).
+  out=$(tgdb "x/s $banner" || true)
+  [[ $out == *"$want_xs"* ]] && pass "$label: x/s linux_banner right after tlpstub started" ||
+    fail "$label: first x/s right after start: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
   wait_discovery "$label" || return 0
   out=$(tgdb "echo ==I==\n" "monitor info" "echo ==V==\n" "monitor version" \
              "echo ==X==\n" "x/s $banner" "echo ==Q==\n" "maint packet qOffsets" "echo ==END==\n" || true)
