@@ -6,7 +6,7 @@
 // UTS_VERSION has no build number: "# SMP ..." instead of "#1 SMP ..." [obs] Debian 6.1.192,
 // 6.12.117). Copies exist in the printk buffer, in init_uts_ns pieces, in files in the page cache
 // and in stale RAM: a candidate is only text here; discovery decides which one is the kernel's
-// by where it is mapped (see kernel/discovery.cpp).
+// by where it is mapped (see kernel/discovery_image.cpp).
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,7 @@
 //    accepted only if the table it names maps itself, _stext and init_uts_ns (whose release
 //    must equal OSRELEASE): a VMCOREINFO page left over from an earlier boot fails this.
 //  - "scan" (no VMCOREINFO, or use_vmcoreinfo=false): one small read per 2 MiB finds the image
-//    (the init task's stack at _sdata, see discovery.cpp), the top-level table is found by
+//    (the init task's stack at _sdata, see discovery_image.cpp), the top-level table is found by
 //    structure among the pages after it, and a candidate table is accepted only if it maps the
 //    image onto itself (the table's own page, _sdata) and maps the banner read-only.
 // Either way the real linux_banner is the one the accepted table maps read-only inside the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # discovery_check.sh [--driver PATH] [--map SPEC] [--mode MODE]... RAMFILE SERIAL_LOG
 #
-# Checks kernel discovery (kernel/discovery.cpp) against a QEMU guest's own ground truth: runs
+# Checks kernel discovery (kernel/discovery*.cpp) against a QEMU guest's own ground truth: runs
 # tests/kernel/discovery_driver on the guest's RAM file and compares what it found with the
 # guest's serial log (qemu-test/make-initramfs.sh prints /proc/kallsyms lines, /proc/iomem,
 # uname and la57 between markers; read with lib.sh's guest_truth/guest_sym).
