@@ -215,7 +215,7 @@ Result<KernelImage> from_vmcoreinfo(Ctx& c, const VmcoreinfoHit& hit) {
 // qemu64), 19 MiB from the bottom (6.1, -cpu max); on a 3 GiB guest whose image KASLR put
 // above 4 GiB, just above 4 GiB (the start of the second RAM block) [obs]. Probe those places
 // first (the window after _sdata, then both ends of every RAM block), then the rest.
-std::vector<PhysRange> vmcoreinfo_order(const SparseScan& s) {
+std::vector<PhysRange> vmcoreinfo_order(const SparseScan& s, bool likely_only) {
   std::vector<PhysRange> want;
   for (std::size_t i = 0; i < s.sdata.size() && i < 2; ++i)
     want.push_back({s.sdata[i], s.sdata[i] + kVmcoreinfoWindow});
@@ -225,7 +225,7 @@ std::vector<PhysRange> vmcoreinfo_order(const SparseScan& s) {
     want.push_back({b.begin, std::min(b.end, b.begin + kVmcoreinfoWindow)});
     want.push_back({b.end - std::min(b.end - b.begin, kVmcoreinfoWindow), b.end});
   }
-  want.push_back({0, s.ram_top});
+  if (!likely_only) want.push_back({0, s.ram_top});
   // Only what the sparse scan could read.
   std::vector<PhysRange> out;
   for (const PhysRange& w : want)

@@ -68,22 +68,11 @@ tpid=$!
 guest_on_exit "kill $tpid; wait $tpid"
 guest_watch_pid "$tpid"
 t0=$SECONDS
-until ss -Hltn "sport = :$port" | grep -q .; do
-  if ! kill -0 "$tpid" 2>/dev/null; then
-    echo "tlpstub exited before listening:"; cat "$tmp/tlpstub.log"; exit 1
-  fi
-  (( SECONDS - t0 > 60 )) && { echo "tlpstub not listening after 60 s:"; cat "$tmp/tlpstub.log"; exit 1; }
-  sleep 0.1
-done
+wait_listening "$port" "$tpid" "$tmp/tlpstub.log"
 echo "tlpstub listening on $port after $(( SECONDS - t0 )) s"
 
 # tgdb EX...: gdb -batch against tlpstub.
-tgdb() {
-  local args=(-batch -nx -ex "set pagination off" -ex "set confirm off"
-              -ex "set print elements 0" -ex "target remote 127.0.0.1:$port") e
-  for e in "$@"; do args+=(-ex "$e"); done
-  timeout "${TGDB_TIMEOUT:-120}" gdb "${args[@]}" </dev/null 2>&1
-}
+tgdb() { stub_gdb "$port" "$@"; }
 
 want_xs="\"$version\\n\""
 banner_ok() { [[ $1 == *"$want_xs"* ]]; }

@@ -394,3 +394,26 @@ test_summary() {
   echo "$TEST_PASS passed, $TEST_FAIL failed"
   (( TEST_FAIL == 0 ))
 }
+
+# ---- a stub under test ----------------------------------------------------------
+# wait_listening PORT PID LOG: returns once PID listens on 127.0.0.1:PORT; exits the test
+# (printing LOG) if PID dies first or nothing listens within 60 s.
+wait_listening() {
+  local port=$1 pid=$2 log=$3 t0=$SECONDS
+  until ss -Hltn "sport = :$port" | grep -q .; do
+    kill -0 "$pid" 2>/dev/null || { echo "stub exited before listening:"; cat "$log"; exit 1; }
+    (( SECONDS - t0 > 60 )) && { echo "stub not listening after 60 s:"; cat "$log"; exit 1; }
+    sleep 0.1
+  done
+}
+
+# stub_gdb PORT EX...: stock gdb -batch attached to 127.0.0.1:PORT, running EX... in order
+# (at most TGDB_TIMEOUT s, default 120); prints gdb's output.
+stub_gdb() {
+  local port=$1 e
+  shift
+  local args=(-batch -nx -ex "set pagination off" -ex "set confirm off"
+              -ex "set print elements 0" -ex "target remote 127.0.0.1:$port")
+  for e in "$@"; do args+=(-ex "$e"); done
+  timeout "${TGDB_TIMEOUT:-120}" gdb "${args[@]}" </dev/null 2>&1
+}

@@ -73,12 +73,7 @@ echo "tlpstub ${targs[*]}"
 tpid=$!
 guest_on_exit "kill $tpid; wait $tpid"
 guest_watch_pid "$tpid"
-t0=$SECONDS
-until ss -Hltn "sport = :$port" | grep -q .; do
-  kill -0 "$tpid" 2>/dev/null || { echo "tlpstub exited before listening:"; cat "$tmp/tlpstub.log"; exit 1; }
-  (( SECONDS - t0 > 60 )) && { echo "tlpstub not listening after 60 s"; exit 1; }
-  sleep 0.1
-done
+wait_listening "$port" "$tpid" "$tmp/tlpstub.log"
 
 # tgdb EX...: stock gdb -batch; the caller adds "target remote" where it belongs.
 tgdb() {
