@@ -160,5 +160,20 @@ done
 xs=$(awk '$0 == "==END==" {f = 0} f {print} $0 == "==X==" {f = 1}' <<<"$out")
 echo "note: qOffsets only: x/s linux_banner -> $(tail -n1 <<<"$xs" | cut -c1-100)"
 
+# ---- (c) the repository's gdbinit: tlpstub-connect + tlpstub-vmlinux -----------------------
+out=$(timeout 180 gdb -batch -nx -x "$here/../gdbinit" -ex "tlpstub-connect 127.0.0.1:$port" \
+        -ex "tlpstub-vmlinux $VMLINUX" -ex "info address init_task" -ex "info address linux_banner" \
+        -ex "info address runqueues" </dev/null 2>&1 || true)
+echo "$out" >"$tmp/gdbinit.log"
+for s in init_task linux_banner; do
+  got=$(sed -n "s/^Symbol \"$s\" is .* at address \(0x[0-9a-f]*\)\.$/\1/p" <<<"$out" | head -n1)
+  want=$(guest_sym "$s")
+  [[ -n $got ]] && (( got == want )) && pass "gdbinit tlpstub-vmlinux: $s at $got" ||
+    fail "gdbinit tlpstub-vmlinux: $s at '${got:-?}', guest says $want: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+done
+got=$(sed -n 's/^Symbol "runqueues" is .* at address \(0x[0-9a-f]*\)\.$/\1/p' <<<"$out" | head -n1)
+[[ -n $got ]] && (( got == link[runqueues] )) && pass "gdbinit tlpstub-vmlinux: per-CPU runqueues stays at $got" ||
+  fail "gdbinit tlpstub-vmlinux: runqueues at '${got:-?}', System.map says ${link[runqueues]}"
+
 echo "times: $(( SECONDS - t_start )) s total, add-symbol-file gdb run $t_a s, qOffsets gdb run $(( SECONDS - t0 )) s"
 test_summary
