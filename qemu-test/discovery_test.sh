@@ -85,14 +85,10 @@ tpid= port=
 # start_tlpstub RAMFILE LOG: no --cr3; waits until it listens (sets tpid, port).
 start_tlpstub() {
   port=$(free_port)
-  local targs=(--memory "$1" --listen "127.0.0.1:$port")
+  local targs=(--memory "$1")
   (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
-  echo "tlpstub ${targs[*]}"
-  "$tlpstub" "${targs[@]}" </dev/null >"$2" 2>&1 &
-  tpid=$!
-  guest_on_exit "kill $tpid; wait $tpid"
-  guest_watch_pid "$tpid" "${3:-}"
-  wait_listening "$port" "$tpid" "$2"
+  STUB_WATCH_FILE=${3:-} stub_start "$tlpstub" "$2" "$port" "${targs[@]}"
+  tpid=$STUB_PID
 }
 stop_tlpstub() { kill "$tpid" 2>/dev/null || true; wait "$tpid" 2>/dev/null || true; tpid=; }
 

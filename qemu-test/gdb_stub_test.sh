@@ -57,18 +57,14 @@ if [[ -n $tlpsim ]]; then
   guest_on_exit "kill $spid; wait $spid"
   guest_watch_pid "$spid"
   echo "tlpsim on 127.0.0.2 ($sim_args)"
-  targs=(--nettlp 127.0.0.2 --local 127.0.0.1 --cr3 "$cr3" --listen "127.0.0.1:$port")
+  targs=(--nettlp 127.0.0.2 --local 127.0.0.1 --cr3 "$cr3")
 else
-  targs=(--memory "$GUEST_RAM" --cr3 "$cr3" --listen "127.0.0.1:$port")
+  targs=(--memory "$GUEST_RAM" --cr3 "$cr3")
   (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
 fi
-echo "tlpstub ${targs[*]}"
-"$tlpstub" "${targs[@]}" </dev/null >"$tmp/tlpstub.log" 2>&1 &
-tpid=$!
-guest_on_exit "kill $tpid; wait $tpid"
-guest_watch_pid "$tpid"
 t0=$SECONDS
-wait_listening "$port" "$tpid" "$tmp/tlpstub.log"
+stub_start "$tlpstub" "$tmp/tlpstub.log" "$port" "${targs[@]}"
+tpid=$STUB_PID
 echo "tlpstub listening on $port after $(( SECONDS - t0 )) s"
 
 # tgdb EX...: gdb -batch against tlpstub.

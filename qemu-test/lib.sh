@@ -407,6 +407,20 @@ wait_listening() {
   done
 }
 
+# stub_start BIN LOG PORT [ARGS...]: starts `BIN ARGS... --listen 127.0.0.1:PORT` with its
+# output in LOG, stops it when the test exits (and if the test is killed: the watchdog also
+# removes STUB_WATCH_FILE, if set), waits until it listens, and sets STUB_PID.
+stub_start() {
+  local bin=$1 log=$2 port=$3
+  shift 3
+  echo "$(basename "$bin") $* --listen 127.0.0.1:$port"
+  "$bin" "$@" --listen "127.0.0.1:$port" </dev/null >"$log" 2>&1 &
+  STUB_PID=$!
+  guest_on_exit "kill $STUB_PID; wait $STUB_PID"
+  guest_watch_pid "$STUB_PID" "${STUB_WATCH_FILE:-}"
+  wait_listening "$port" "$STUB_PID" "$log"
+}
+
 # stub_gdb PORT EX...: stock gdb -batch attached to 127.0.0.1:PORT, running EX... in order
 # (at most TGDB_TIMEOUT s, default 120); prints gdb's output.
 stub_gdb() {

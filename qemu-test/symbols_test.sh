@@ -66,14 +66,9 @@ done
 
 # ---- tlpstub, no --cr3 ----------------------------------------------------------
 port=$(free_port)
-targs=(--memory "$GUEST_RAM" --listen "127.0.0.1:$port")
+targs=(--memory "$GUEST_RAM")
 (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
-echo "tlpstub ${targs[*]}"
-"$tlpstub" "${targs[@]}" </dev/null >"$tmp/tlpstub.log" 2>&1 &
-tpid=$!
-guest_on_exit "kill $tpid; wait $tpid"
-guest_watch_pid "$tpid"
-wait_listening "$port" "$tpid" "$tmp/tlpstub.log"
+stub_start "$tlpstub" "$tmp/tlpstub.log" "$port" "${targs[@]}"
 
 # tgdb EX...: stock gdb -batch; the caller adds "target remote" where it belongs.
 tgdb() {
