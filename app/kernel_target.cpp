@@ -14,9 +14,9 @@ using stub::MemoryReadResult;
 using stub::OutputFn;
 using Args = std::vector<std::string_view>;
 
-constexpr std::chrono::milliseconds kDiscoveryWait{1500};
-
-KernelTarget::KernelTarget(TargetContext& ctx) : ctx_(ctx) { register_commands(); }
+KernelTarget::KernelTarget(TargetContext& ctx) : ctx_(ctx), mem_(ctx.memory()) {
+  register_commands();
+}
 
 void KernelTarget::register_commands() {
   auto bind = [this](auto fn) {
@@ -39,9 +39,11 @@ void KernelTarget::register_commands() {
                 bind(&KernelTarget::cmd_stats)});
 }
 
-void KernelTarget::begin_request() {
+void KernelTarget::begin_request(Deadline deadline) {
   // The target is live: page tables read for an earlier request may have changed.
   if (walker_) walker_->new_epoch();
+  // Every read of this request (page walks included) stops at the reply's deadline.
+  mem_.set_deadline(deadline);
 }
 
 std::string KernelTarget::attach_message() {
@@ -71,7 +73,7 @@ Error KernelTarget::no_space_error(std::uint64_t addr) const {
 // gdb asks for qOffsets once, while connecting, and relocates a vmlinux it already has by
 // the answer: so it too waits for a running discovery (see space()).
 std::optional<stub::SectionOffsets> KernelTarget::offsets() {
-  auto img = ctx_.wait_for_discovery(kDiscoveryWait).image;
+  auto img = ctx_.wait_for_discovery(mem_.deadline()).image;
   if (!img) return std::nullopt;
   return stub::SectionOffsets{img->kaslr_slide, img->kaslr_slide, img->kaslr_slide};
 }
@@ -82,13 +84,13 @@ std::optional<stub::SectionOffsets> KernelTarget::offsets() {
 std::optional<SpaceConfig> KernelTarget::space() const {
   if (override_) return override_;
   if (auto sc = ctx_.kernel_space()) return sc;
-  ctx_.wait_for_discovery(kDiscoveryWait);
+  ctx_.wait_for_discovery(mem_.deadline());
   return ctx_.kernel_space();
 }
 
 kernel::PageWalker& KernelTarget::walker_for(const SpaceConfig& sc) {
   if (!walker_ || walker_levels_ != sc.levels || walker_sme_ != sc.sme_mask) {
-    walker_ = std::make_unique<kernel::PageWalker>(ctx_.memory(), sc.levels, sc.sme_mask);
+    walker_ = std::make_unique<kernel::PageWalker>(mem_, sc.levels, sc.sme_mask);
     walker_levels_ = sc.levels;
     walker_sme_ = sc.sme_mask;
   }
@@ -115,7 +117,7 @@ MemoryReadResult KernelTarget::read_physical(std::uint64_t addr, std::span<std::
     done += n;
   }
   std::vector<ReadStatus> st(ranges.size());
-  ctx_.memory().read(ranges, st);
+  mem_.read(ranges, st);
   MemoryReadResult r;
   for (std::size_t i = 0; i < ranges.size(); ++i) {
     if (!st[i]) {
@@ -131,7 +133,7 @@ MemoryReadResult KernelTarget::read_physical(std::uint64_t addr, std::span<std::
 
 MemoryReadResult KernelTarget::read_virtual(const SpaceConfig& sc, std::uint64_t addr,
                                             std::span<std::uint8_t> out) {
-  kernel::AddressSpace as(ctx_.memory(), walker_for(sc), sc.top);
+  kernel::AddressSpace as(mem_, walker_for(sc), sc.top);
   auto o = as.read(VirtAddr(addr), out);
   return {o.bytes_read, o.fault};
 }
@@ -214,7 +216,7 @@ Result<void> KernelTarget::cmd_cr3(const Args& a, const OutputFn& out) {
 }
 
 Result<void> KernelTarget::cmd_version(const Args&, const OutputFn& out) {
-  auto img = ctx_.wait_for_discovery(kDiscoveryWait).image;
+  auto img = ctx_.wait_for_discovery(mem_.deadline()).image;
   if (!img) return std::unexpected(no_space_error(0));
   out(img->banner + "\n");
   return {};

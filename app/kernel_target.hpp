@@ -10,6 +10,7 @@
 #include "kernel/page_walker.hpp"
 #include "stub/monitor.hpp"
 #include "stub/target.hpp"
+#include "transport/deadline_memory.hpp"
 
 namespace tlpstub::app {
 
@@ -22,7 +23,7 @@ class KernelTarget final : public stub::Target {
   Result<stub::RegisterSet> registers(std::int64_t thread_id) override;
   Result<void> monitor(std::string_view command, const stub::OutputFn& out) override;
   std::optional<stub::SectionOffsets> offsets() override;
-  void begin_request() override;
+  void begin_request(Deadline deadline) override;
   std::string attach_message() override;
 
  private:
@@ -44,6 +45,7 @@ class KernelTarget final : public stub::Target {
   Result<void> cmd_stats(const std::vector<std::string_view>& args, const stub::OutputFn& out);
 
   TargetContext& ctx_;
+  DeadlineMemory mem_;  // ctx_.memory() with this session's reply deadline
   stub::MonitorRegistry monitor_;
   bool phys_mode_ = false;
   std::optional<SpaceConfig> override_;  // `monitor cr3 VALUE`

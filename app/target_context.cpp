@@ -24,9 +24,13 @@ DiscoveryStatus TargetContext::discovery() const {
   return status_;
 }
 
-DiscoveryStatus TargetContext::wait_for_discovery(std::chrono::milliseconds limit) const {
+DiscoveryStatus TargetContext::wait_for_discovery(Deadline until) const {
   std::unique_lock lk(mu_);
-  discovery_done_.wait_for(lk, limit, [this] { return status_.state != DiscoveryState::running; });
+  auto finished = [this] { return status_.state != DiscoveryState::running; };
+  if (until == kNoDeadline)
+    discovery_done_.wait(lk, finished);
+  else
+    discovery_done_.wait_until(lk, until, finished);
   return status_;
 }
 

@@ -46,8 +46,8 @@ class TargetContext {
   std::optional<SpaceConfig> kernel_space() const;
   void set_kernel_space(SpaceConfig c);
   DiscoveryStatus discovery() const;
-  // Waits until no discovery is running (or `limit` passes) and returns the status then.
-  DiscoveryStatus wait_for_discovery(std::chrono::milliseconds limit) const;
+  // Waits until no discovery is running (or `until` passes) and returns the status then.
+  DiscoveryStatus wait_for_discovery(Deadline until) const;
 
   // Runs discovery now on the calling thread, streaming progress; on success the kernel
   // address space switches to what was found (for every session).

@@ -17,6 +17,7 @@ std::string_view errc_name(Errc e) {
     case Errc::unsupported: return "unsupported";
     case Errc::io: return "I/O error";
     case Errc::busy: return "busy";
+    case Errc::deadline: return "reply deadline reached";
   }
   return "unknown error";
 }

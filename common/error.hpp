@@ -22,6 +22,7 @@ enum class Errc {
   unsupported,        // the target cannot do this (writes, execution control)
   io,                 // local I/O failure (file, socket)
   busy,               // try again later (discovery still running)
+  deadline,           // the request's time budget ran out before this could be read
 };
 
 std::string_view errc_name(Errc e);

@@ -50,6 +50,13 @@ void Session::on_event(const RspEvent& ev) {
     case RspEvent::Kind::ack:
       return;
     case RspEvent::Kind::nak:
+      // Without acks a '-' is not a resend request: gdb writes one each time its 2 s
+      // `remotetimeout` passes while it still waits for our reply (remote.c, getpkt). Resending
+      // the previous reply then would answer the request gdb sends next with stale bytes.
+      if (!ack_mode_) {
+        spdlog::debug("{}: '-' in no-ack mode (gdb timed out waiting): ignored", opts_.peer);
+        return;
+      }
       if (!last_frame_.empty()) send_raw(last_frame_);
       return;
     case RspEvent::Kind::interrupt:
@@ -70,7 +77,7 @@ void Session::on_event(const RspEvent& ev) {
 
 void Session::on_packet(std::string_view payload) {
   spdlog::trace("{} <- ${}{}", opts_.peer, log_text(payload), log_more(payload));
-  target_.begin_request();
+  target_.begin_request(SteadyClock::now() + opts_.reply_budget);
   std::string_view args;
   const Route* route = find_route(payload, args);
   Reply reply = route ? route->fn(*ctx_, args) : Reply::empty();

@@ -4,6 +4,7 @@
 // (stub/handlers/).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -23,6 +24,10 @@ struct Reply;
 struct SessionOptions {
   std::size_t packet_size = 0x20000;  // PacketSize we advertise (and the largest we accept)
   std::string peer = "gdb";           // for logs
+  // Time from a request's arrival to its reply's deadline. gdb 13 waits 2 s (`remotetimeout`)
+  // and then writes '-' and waits again; a reply that comes after that is taken as the answer
+  // to its NEXT request (shared/facts/gdb-rsp.md). 1.5 s leaves room to encode and send.
+  std::chrono::milliseconds reply_budget{1500};
 };
 
 class Session {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/deadline.hpp"
 #include "common/error.hpp"
 
 namespace tlpstub::stub {
@@ -75,7 +76,9 @@ class Target {
   virtual Result<void> monitor(std::string_view command, const OutputFn& out) = 0;
 
   // Called before each request from gdb: the target is live, so caches must not outlive it.
-  virtual void begin_request() {}
+  // The reply is due by `deadline` (under gdb's remotetimeout): reads stop there and return
+  // what they have (a short `m` reply), monitor commands give up with a clear error.
+  virtual void begin_request(Deadline deadline) { (void)deadline; }
 
   // Text to show once when gdb attaches (e.g. "discovery still running").
   virtual std::string attach_message() { return {}; }

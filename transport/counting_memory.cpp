@@ -4,11 +4,12 @@
 
 namespace tlpstub {
 
-void CountingMemory::read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) {
+void CountingMemory::do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+                             Deadline deadline) {
   std::uint64_t bytes = 0;
   for (const ReadRange& r : ranges) bytes += r.out.size();
   const auto t0 = std::chrono::steady_clock::now();
-  inner_.read(ranges, results);
+  inner_.read(ranges, results, deadline);
   const auto dt = std::chrono::steady_clock::now() - t0;
   std::uint64_t failed = 0;
   for (const ReadStatus& s : results.first(ranges.size()))

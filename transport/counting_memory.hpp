@@ -33,7 +33,11 @@ class CountingMemory final : public PhysicalMemory {
       : inner_(inner), in_flight_(in_flight ? in_flight : 1) {}
   std::uint64_t in_flight() const { return in_flight_; }
 
-  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) override;
+ protected:
+  void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+               Deadline deadline) override;
+
+ public:
   MemoryInfo info() const override { return inner_.info(); }
 
   MemoryCounters counters() const;

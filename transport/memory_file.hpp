@@ -33,7 +33,11 @@ class MemoryFile final : public PhysicalMemory {
   MemoryFile(const MemoryFile&) = delete;
   MemoryFile& operator=(const MemoryFile&) = delete;
 
-  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) override;
+ protected:
+  void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+               Deadline deadline) override;
+
+ public:
   MemoryInfo info() const override;
 
   const std::vector<MapEntry>& map() const { return map_; }

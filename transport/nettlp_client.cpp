@@ -80,11 +80,11 @@ std::uint64_t fingerprint(std::span<const std::uint8_t> d) {
   return h | 1;
 }
 
-struct Deadline {
+struct Timer {
   Clock::time_point at;
   std::uint16_t tag;
   std::uint32_t gen;
-  bool operator>(const Deadline& o) const { return at > o.at; }
+  bool operator>(const Timer& o) const { return at > o.at; }
 };
 
 }  // namespace
@@ -101,7 +101,7 @@ struct NetTlpClient::Impl {
   // Tag state, kept across batches.
   std::vector<Slot> slots;
   std::deque<std::uint16_t> free_tags;  // least recently released first
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> deadlines;
   std::uint64_t last_good_addr = 0;
   bool unstamped_seen = false;  // the adapter sent a completion with a zero NetTLP header
   Clock::time_point last_rx{};  // last datagram that answered one of our requests
@@ -314,7 +314,7 @@ struct NetTlpClient::Impl {
   // ---- timeouts and liveness ----
   void pop_stale_deadlines() {
     while (!deadlines.empty()) {
-      const Deadline& d = deadlines.top();
+      const Timer& d = deadlines.top();
       const Slot& s = slots[d.tag];
       if (s.active && s.gen == d.gen) break;
       deadlines.pop();
@@ -324,7 +324,7 @@ struct NetTlpClient::Impl {
   void check_timeouts() {
     for (pop_stale_deadlines(); !deadlines.empty() && deadlines.top().at <= now;
          pop_stale_deadlines()) {
-      const Deadline d = deadlines.top();
+      const Timer d = deadlines.top();
       deadlines.pop();
       Slot& s = slots[d.tag];
       const Job j = s.job;
@@ -531,9 +531,8 @@ NetTlpClient::~NetTlpClient() {
   if (impl_->pcap) impl_->pcap->flush();
 }
 
-void NetTlpClient::read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) {
-  if (ranges.size() != results.size())
-    throw std::invalid_argument("NetTlpClient::read: ranges and results differ in size");
+void NetTlpClient::do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+                           Deadline) {
   std::lock_guard lock(impl_->mu);
   impl_->run_batch(ranges, results);
   if (impl_->pcap) impl_->pcap->flush();

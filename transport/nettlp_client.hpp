@@ -77,7 +77,11 @@ class NetTlpClient final : public PhysicalMemory {
   NetTlpClient(const NetTlpClient&) = delete;
   NetTlpClient& operator=(const NetTlpClient&) = delete;
 
-  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) override;
+ protected:
+  void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+               Deadline deadline) override;
+
+ public:
   MemoryInfo info() const override;
 
   const TransportStats& stats() const;

@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "common/address.hpp"
+#include "common/deadline.hpp"
 #include "common/error.hpp"
 
 namespace tlpstub {
@@ -34,8 +36,14 @@ class PhysicalMemory {
   virtual ~PhysicalMemory() = default;
 
   // Reads every range. results.size() must equal ranges.size(). Never throws for bad
-  // addresses: each failure is reported in its own slot.
-  virtual void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) = 0;
+  // addresses: each failure is reported in its own slot. Ranges not read by `deadline` fail
+  // with Errc::deadline (implementations that are fast enough may finish anyway).
+  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+            Deadline deadline = kNoDeadline) {
+    if (ranges.size() != results.size())
+      throw std::invalid_argument("PhysicalMemory::read: ranges and results differ in size");
+    do_read(ranges, results, deadline);
+  }
 
   virtual MemoryInfo info() const = 0;
 
@@ -54,6 +62,10 @@ class PhysicalMemory {
     for (int i = 7; i >= 0; --i) v = v << 8 | b[i];
     return v;
   }
+
+ protected:
+  virtual void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+                       Deadline deadline) = 0;
 };
 
 }  // namespace tlpstub

@@ -35,7 +35,8 @@ int wire_code(Errc code) {
     case Errc::unsupported:
       return 0x1e;  // EROFS: the target is read-only
     case Errc::busy:
-      return 0x0b;  // EAGAIN
+    case Errc::deadline:
+      return 0x0b;  // EAGAIN: ask again
   }
   return 0x01;
 }

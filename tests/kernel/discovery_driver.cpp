@@ -30,8 +30,12 @@ namespace {
 class WipedPage final : public PhysicalMemory {
  public:
   WipedPage(PhysicalMemory& inner, std::uint64_t page) : inner_(inner), page_(page) {}
-  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) override {
-    inner_.read(ranges, results);
+  MemoryInfo info() const override { return inner_.info(); }
+
+ protected:
+  void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+               Deadline deadline) override {
+    inner_.read(ranges, results, deadline);
     for (std::size_t i = 0; i < ranges.size(); ++i) {
       const std::uint64_t a = ranges[i].addr.value, n = ranges[i].out.size();
       for (std::uint64_t p = a & ~kPageMask; p < a + n; p += kPageSize) {
@@ -41,7 +45,6 @@ class WipedPage final : public PhysicalMemory {
       }
     }
   }
-  MemoryInfo info() const override { return inner_.info(); }
 
  private:
   PhysicalMemory& inner_;

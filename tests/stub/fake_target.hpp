@@ -109,7 +109,10 @@ class FakeTarget : public Target {
     return monitor_.run(command, out);
   }
 
-  void begin_request() override { ++requests; }
+  void begin_request(Deadline d) override {
+    ++requests;
+    deadline = d;
+  }
   std::string attach_message() override { return attach_message_; }
 
   std::map<std::uint64_t, std::array<std::uint8_t, kPageSize>> pages_;
@@ -119,6 +122,7 @@ class FakeTarget : public Target {
   std::string attach_message_;
   MonitorRegistry monitor_;
   int requests = 0;
+  Deadline deadline = kNoDeadline;  // of the last request
   int reads = 0;
 };
 

@@ -22,6 +22,26 @@ TEST(Session, ResendsLastPacketOnNak) {
   EXPECT_EQ(h.raw("-"), "$1#31");
 }
 
+// gdb 13 writes '-' each time its remotetimeout passes, in no-ack mode too, and then keeps
+// waiting. A resend there would be read as the reply to gdb's NEXT request: the wrong-bytes
+// defect of issue 7 (a 64 KiB block answered with the previous block).
+TEST(Session, NakInNoAckModeIsIgnored) {
+  Harness h;  // no-ack mode
+  EXPECT_EQ(h.raw("$qAttached#8f"), "$1#31");
+  EXPECT_EQ(h.raw("-"), "");
+  EXPECT_EQ(h.raw("$vMustReplyEmpty#3a-"), "$#00");
+  EXPECT_EQ(h.raw("$qAttached#8f"), "$1#31");
+}
+
+TEST(Session, EveryRequestGetsADeadlineFromItsBudget) {
+  Harness h({.reply_budget = std::chrono::milliseconds(700)});
+  const auto before = SteadyClock::now();
+  h.reply("qAttached");
+  const auto after = SteadyClock::now();
+  EXPECT_GE(h.target.deadline, before + std::chrono::milliseconds(700));
+  EXPECT_LE(h.target.deadline, after + std::chrono::milliseconds(700));
+}
+
 TEST(Session, NakWithNothingSentIsIgnored) {
   Harness h({}, true);
   EXPECT_EQ(h.raw("-"), "");

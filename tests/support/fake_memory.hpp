@@ -87,14 +87,16 @@ class FakeMemory final : public PhysicalMemory {
   void reset_counters() { log_.clear(); }
 
   // --- PhysicalMemory ---
-  void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results) override {
-    if (ranges.size() != results.size()) throw std::logic_error("ranges/results size mismatch");
+ protected:
+  void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+               Deadline) override {
     auto& batch = log_.emplace_back();
     for (std::size_t i = 0; i < ranges.size(); ++i) {
       batch.push_back({ranges[i].addr.value, ranges[i].out.size()});
       results[i] = read_range(ranges[i]);
     }
   }
+ public:
   MemoryInfo info() const override {
     MemoryInfo mi;
     mi.name = "fake";
