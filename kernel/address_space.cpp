@@ -90,9 +90,19 @@ ReadOutcome AddressSpace::read(VirtAddr va, std::span<std::uint8_t> out) {
       outcome.bytes_read += pieces[i].length;
       continue;
     }
+    const Piece& p = pieces[i];
+    // Cut short by the request's deadline: the piece was read up to the error's address
+    // (PhysicalMemory::read), and there is no time for another batch.
+    if (results[i].error().code == Errc::deadline) {
+      const std::uint64_t at = results[i].error().address;
+      outcome.bytes_read += static_cast<std::size_t>(
+          std::clamp<std::uint64_t>(at, p.phys.value, p.phys.value + p.length) - p.phys.value);
+      outcome.fault = physical_fault(results[i].error(), va + outcome.bytes_read,
+                                     PhysAddr(std::max(at, p.phys.value)));
+      return outcome;
+    }
     // A merged read failed: its contents are unspecified, so find the first bad page by
     // reading the piece's pages separately (rare path: one more batch).
-    const Piece& p = pieces[i];
     if (p.last - p.first == 1) {
       outcome.fault = physical_fault(results[i].error(), va + outcome.bytes_read, p.phys);
       return outcome;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <queue>
@@ -22,15 +23,17 @@ namespace tlpstub {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::uint32_t kProbeRange = UINT32_MAX;
 
 bool trace_on() { return spdlog::should_log(spdlog::level::trace); }
+
+struct Batch;
 
 // One MRd's worth of a range: [addr, addr+len) lands in out[0, len).
 struct Job {
   std::uint64_t addr = 0;
   std::uint32_t len = 0;
   std::uint8_t* out = nullptr;
+  Batch* batch = nullptr;  // whose range this is; nullptr for the liveness probe
   std::uint32_t range = 0;
   unsigned attempts = 0;
   Clock::time_point first_sent{};
@@ -38,6 +41,67 @@ struct Job {
   // (addr + len) % 128, since LA = (addr + offset) & 0x7f and BC = len - offset. Two requests
   // with different signatures can never take each other's completions.
   unsigned signature() const { return static_cast<unsigned>((addr + len) & 0x7F); }
+};
+
+// One caller's read(): its ranges and results, what is left to send, and its deadline. Several
+// batches (one per gdb client) are in flight at once and share the tags.
+struct Batch {
+  std::span<const ReadRange> ranges;
+  std::span<ReadStatus> results;
+  Deadline deadline = kNoDeadline;
+  std::size_t gen_range = 0;
+  std::uint64_t gen_off = 0;
+  std::optional<Job> pending;  // taken from the ranges, waiting for a tag
+  std::vector<Job> parked;     // out of retries while the adapter's liveness is being probed
+  unsigned inflight = 0;       // this batch's active slots
+  bool done = false;           // every range answered or failed; the caller may return
+
+  bool range_failed(std::uint32_t r) const { return !results[r].has_value(); }
+
+  // A range keeps the lowest address that failed: everything below it was read.
+  void fail_range(std::uint32_t r, Errc c, std::uint64_t addr, std::string msg) {
+    if (!results[r].has_value() && results[r].error().address <= addr) return;
+    results[r] = std::unexpected(Error{c, std::move(msg), addr});
+  }
+
+  // Skips ranges that are empty, finished or failed.
+  void advance() {
+    while (gen_range < ranges.size() &&
+           (gen_off >= ranges[gen_range].out.size() ||
+            range_failed(static_cast<std::uint32_t>(gen_range)))) {
+      ++gen_range;
+      gen_off = 0;
+    }
+  }
+
+  bool next_job(Job& j, std::uint32_t mrrs) {
+    advance();
+    if (gen_range >= ranges.size()) return false;
+    const ReadRange& r = ranges[gen_range];
+    const std::uint64_t a = r.addr.value + gen_off;
+    const std::uint32_t n = tlp::next_chunk(a, r.out.size() - gen_off, mrrs);
+    j = Job{a, n, r.out.data() + gen_off, this, static_cast<std::uint32_t>(gen_range), 0, {}};
+    gen_off += n;
+    return true;
+  }
+
+  bool finished() {
+    advance();
+    return !pending && parked.empty() && inflight == 0 && gen_range >= ranges.size();
+  }
+
+  // Fails everything not yet sent with `code`; returns how many ranges it touched.
+  void fail_unsent(Errc code, const std::function<std::string(std::uint64_t)>& why) {
+    if (pending) fail_range(pending->range, code, pending->addr, why(pending->addr));
+    pending.reset();
+    for (const Job& j : parked) fail_range(j.range, code, j.addr, why(j.addr));
+    parked.clear();
+    for (advance(); gen_range < ranges.size(); ++gen_range, gen_off = 0) {
+      if (gen_off >= ranges[gen_range].out.size()) continue;
+      const std::uint64_t a = ranges[gen_range].addr.value + gen_off;
+      fail_range(static_cast<std::uint32_t>(gen_range), code, a, why(a));
+    }
+  }
 };
 
 // The request in flight on one tag. A retry re-sends the same MRd on the same tag (reads are
@@ -80,6 +144,7 @@ std::uint64_t fingerprint(std::span<const std::uint8_t> d) {
   return h | 1;
 }
 
+// When the current attempt on a tag times out.
 struct Timer {
   Clock::time_point at;
   std::uint16_t tag;
@@ -89,6 +154,11 @@ struct Timer {
 
 }  // namespace
 
+// Concurrency: every caller's batch joins `active`; one caller at a time is the pump (sends,
+// waits on the sockets with the lock released, receives) and serves every active batch, tags
+// going round-robin between them, until its own batch is done; then it hands the pump to a
+// waiting caller. A batch whose deadline passes is abandoned at once (its tags are held back
+// as after a timeout, since stragglers may still come) and its caller returns.
 struct NetTlpClient::Impl {
   NetTlpOptions opt;
   unsigned window = 0;
@@ -96,12 +166,17 @@ struct NetTlpClient::Impl {
   std::unique_ptr<PcapRecorder> pcap;
   std::uint32_t adapter_ip = 0;
   TransportStats stats;
-  std::mutex mu;  // one batch at a time
+
+  std::mutex mu;               // everything below
+  std::condition_variable cv;  // a batch is done, or the pump is free
+  bool pumping = false;
+  std::vector<Batch*> active;  // batches being read (their callers wait in read())
+  std::size_t turn = 0;        // round-robin position in `active`
 
   // Tag state, kept across batches.
   std::vector<Slot> slots;
   std::deque<std::uint16_t> free_tags;  // least recently released first
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> deadlines;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::uint64_t last_good_addr = 0;
   bool unstamped_seen = false;  // the adapter sent a completion with a zero NetTLP header
   Clock::time_point last_rx{};  // last datagram that answered one of our requests
@@ -109,28 +184,13 @@ struct NetTlpClient::Impl {
   Clock::duration rtt_high{};
   Clock::duration timeout{};
 
-  // Batch state.
-  std::span<const ReadRange> ranges;
-  std::span<ReadStatus> results;
-  std::size_t gen_range = 0;
-  std::uint64_t gen_off = 0;
-  std::optional<Job> pending;  // taken from the generator, waiting for a tag
-  std::vector<Job> parked;  // out of retries while the adapter's liveness is being probed
-  unsigned inflight = 0;    // active slots, the probe excluded
+  unsigned inflight = 0;  // active slots of all batches, the probe excluded
   enum class Probe { idle, wanted, active } probe = Probe::idle;
   Job probe_job;
   std::uint8_t probe_buf[4]{};
-  bool unreachable = false;
   Clock::time_point now{};
 
   // ---- helpers ----
-  bool range_failed(std::uint32_t r) const { return !results[r].has_value(); }
-
-  void fail_range(std::uint32_t r, Errc c, std::uint64_t addr, std::string msg) {
-    if (!results[r].has_value() && results[r].error().address <= addr) return;
-    results[r] = std::unexpected(Error{c, std::move(msg), addr});
-  }
-
   UdpEndpointV4 adapter_ep(unsigned tag) const {
     return {adapter_ip, static_cast<std::uint16_t>(tlp::kTagPortBase + tag)};
   }
@@ -159,6 +219,16 @@ struct NetTlpClient::Impl {
     free_tags.push_back(tag);
   }
 
+  // Frees a batch's tag without an answer (deadline, unreachable, given up).
+  void drop_job(std::uint16_t tag) {
+    Slot& s = slots[tag];
+    if (s.job.batch) {
+      --s.job.batch->inflight;
+      --inflight;
+    }
+    release(tag, false);
+  }
+
   std::optional<std::uint16_t> take_tag(unsigned sig) {
     for (auto it = free_tags.begin(); it != free_tags.end(); ++it)
       if (slots[*it].poison[sig] <= now) {
@@ -173,28 +243,6 @@ struct NetTlpClient::Impl {
     Clock::time_point t = Clock::time_point::max();
     for (std::uint16_t tag : free_tags) t = std::min(t, slots[tag].poison[sig]);
     return t;
-  }
-
-  bool next_job(Job& j) {
-    while (gen_range < ranges.size()) {
-      const ReadRange& r = ranges[gen_range];
-      if (gen_off >= r.out.size() || range_failed(static_cast<std::uint32_t>(gen_range))) {
-        ++gen_range;
-        gen_off = 0;
-        continue;
-      }
-      const std::uint64_t a = r.addr.value + gen_off;
-      const std::uint32_t n = tlp::next_chunk(a, r.out.size() - gen_off, opt.mrrs);
-      j = Job{a, n, r.out.data() + gen_off, static_cast<std::uint32_t>(gen_range), 0, {}};
-      gen_off += n;
-      return true;
-    }
-    return false;
-  }
-
-  bool batch_done() const {
-    return unreachable ||
-           (!pending && parked.empty() && inflight == 0 && gen_range >= ranges.size());
   }
 
   // ---- sending ----
@@ -218,7 +266,7 @@ struct NetTlpClient::Impl {
     if (trace_on())
       spdlog::trace("-> MRd tag {} {:#x}+{} attempt {}", tag, job.addr, job.len, job.attempts);
     TransportStats::add(stats.requests);
-    deadlines.push({now + timeout, tag, s.gen});
+    timers.push({now + timeout, tag, s.gen});
   }
 
   void start(std::uint16_t tag, const Job& job) {
@@ -229,34 +277,43 @@ struct NetTlpClient::Impl {
     s.active = true;
     s.job = job;
     s.assembly.reset(job.addr, job.len);
-    if (job.range != kProbeRange) {
+    if (job.batch) {
+      ++job.batch->inflight;
       ++inflight;
       stats.note_inflight(inflight);
     }
     transmit(tag);
   }
 
+  // Hands free tags to the batches in turn, one MRd each, so a large read does not hold the
+  // link while a small one waits behind it (16 gdb clients on one adapter).
   void fill() {
-    if (unreachable) return;
     if (probe == Probe::wanted) {
       if (auto t = take_tag(probe_job.signature())) {
         probe = Probe::active;
         start(*t, probe_job);
       }
     }
-    while (inflight < window) {
-      if (!pending) {
-        Job j;
-        if (!next_job(j)) break;
-        pending = j;
-      } else if (range_failed(pending->range)) {
-        pending.reset();
-        continue;
+    while (inflight < window && !active.empty()) {
+      bool started = false;
+      const std::size_t n = active.size();
+      for (std::size_t k = 0; k < n && inflight < window; ++k) {
+        Batch& b = *active[(turn + k) % n];
+        if (b.done) continue;
+        if (b.pending && b.range_failed(b.pending->range)) b.pending.reset();
+        if (!b.pending) {
+          Job j;
+          if (!b.next_job(j, opt.mrrs)) continue;
+          b.pending = j;
+        }
+        auto t = take_tag(b.pending->signature());
+        if (!t) continue;
+        start(*t, *b.pending);
+        b.pending.reset();
+        started = true;
       }
-      auto t = take_tag(pending->signature());
-      if (!t) break;
-      start(*t, *pending);
-      pending.reset();
+      turn = (turn + 1) % n;
+      if (!started) break;
     }
   }
 
@@ -295,7 +352,8 @@ struct NetTlpClient::Impl {
     Slot& s = slots[tag];
     const Job j = s.job;
     release(tag, j.attempts == 1);
-    if (j.range == kProbeRange) return probe_answered();
+    if (!j.batch) return probe_answered();
+    --j.batch->inflight;
     --inflight;
     if (status == tlp::CplStatus::sc) {
       TransportStats::add(stats.bytes, j.len);
@@ -306,53 +364,52 @@ struct NetTlpClient::Impl {
     }
     const bool ur = status == tlp::CplStatus::ur;
     TransportStats::add(ur ? stats.ur : stats.ca);
-    fail_range(j.range, ur ? Errc::unsupported_request : Errc::completer_abort, err_addr,
-               fmt::format("{} reading physical {:#x}",
-                           ur ? "unsupported request (UR)" : "completer abort (CA)", err_addr));
+    j.batch->fail_range(
+        j.range, ur ? Errc::unsupported_request : Errc::completer_abort, err_addr,
+        fmt::format("{} reading physical {:#x}",
+                    ur ? "unsupported request (UR)" : "completer abort (CA)", err_addr));
   }
 
-  // ---- timeouts and liveness ----
-  void pop_stale_deadlines() {
-    while (!deadlines.empty()) {
-      const Timer& d = deadlines.top();
+  // ---- timeouts, deadlines and liveness ----
+  void pop_stale_timers() {
+    while (!timers.empty()) {
+      const Timer& d = timers.top();
       const Slot& s = slots[d.tag];
       if (s.active && s.gen == d.gen) break;
-      deadlines.pop();
+      timers.pop();
     }
   }
 
   void check_timeouts() {
-    for (pop_stale_deadlines(); !deadlines.empty() && deadlines.top().at <= now;
-         pop_stale_deadlines()) {
-      const Timer d = deadlines.top();
-      deadlines.pop();
+    for (pop_stale_timers(); !timers.empty() && timers.top().at <= now; pop_stale_timers()) {
+      const Timer d = timers.top();
+      timers.pop();
       Slot& s = slots[d.tag];
       const Job j = s.job;
       // Above a fault already found in its range, a silent MRd is not worth more attempts;
       // below it, it is: the range reports its lowest unreadable address.
-      if (j.range != kProbeRange && range_failed(j.range) &&
-          j.addr > results[j.range].error().address) {
-        --inflight;
-        release(d.tag, false);
+      if (j.batch && j.batch->range_failed(j.range) &&
+          j.addr > j.batch->results[j.range].error().address) {
+        drop_job(d.tag);
         continue;
       }
-      if (last_rx < s.sent && probe == Probe::idle && j.range != kProbeRange) start_probe();
+      if (last_rx < s.sent && probe == Probe::idle && j.batch) start_probe();
       if (j.attempts <= opt.retries) {
         TransportStats::add(stats.retries);
         transmit(d.tag);
         continue;
       }
-      release(d.tag, false);
-      if (j.range == kProbeRange) {
+      if (!j.batch) {
+        release(d.tag, false);
         probe = Probe::idle;
         declare_unreachable();
         return;
       }
-      --inflight;
+      drop_job(d.tag);
       if (last_rx >= j.first_sent) {
         fail_timeout(j);
       } else {
-        parked.push_back(j);  // decided when the probe answers or not
+        j.batch->parked.push_back(j);  // decided when the probe answers or not
         if (probe == Probe::idle) start_probe();
       }
     }
@@ -360,94 +417,146 @@ struct NetTlpClient::Impl {
 
   void fail_timeout(const Job& j) {
     TransportStats::add(stats.timeouts);
-    fail_range(j.range, Errc::timeout, j.addr,
-               fmt::format("no completion for physical {:#x} (+{}) after {} attempts", j.addr,
-                           j.len, j.attempts));
+    j.batch->fail_range(j.range, Errc::timeout, j.addr,
+                        fmt::format("no completion for physical {:#x} (+{}) after {} attempts",
+                                    j.addr, j.len, j.attempts));
   }
 
   void start_probe() {
-    probe_job = Job{last_good_addr, 4, probe_buf, kProbeRange, 0, {}};
+    probe_job = Job{last_good_addr, 4, probe_buf, nullptr, 0, 0, {}};
     probe = Probe::wanted;
     TransportStats::add(stats.probes);
   }
 
   void probe_answered() {
     probe = Probe::idle;
-    for (const Job& j : parked) fail_timeout(j);
-    parked.clear();
+    for (Batch* b : active) {
+      std::vector<Job> parked;
+      parked.swap(b->parked);
+      for (const Job& j : parked) fail_timeout(j);
+    }
+  }
+
+  // Ends a batch now: whatever it has not read fails with `code` (its in-flight tags are held
+  // back like after a timeout: their completions may still come).
+  void abandon(Batch& b, Errc code, const std::function<std::string(std::uint64_t)>& why) {
+    for (std::size_t t = 0; t < slots.size(); ++t)
+      if (slots[t].active && slots[t].job.batch == &b) {
+        b.fail_range(slots[t].job.range, code, slots[t].job.addr, why(slots[t].job.addr));
+        drop_job(static_cast<std::uint16_t>(t));
+      }
+    b.fail_unsent(code, why);
   }
 
   void declare_unreachable() {
-    unreachable = true;
     TransportStats::add(stats.unreachable);
     spdlog::warn("NetTLP adapter {} does not answer", opt.adapter_ip);
-    auto fail_job = [&](std::uint32_t r, std::uint64_t addr) {
-      if (r != kProbeRange)
-        fail_range(r, Errc::unreachable,
-                   addr, fmt::format("NetTLP adapter {} does not answer (reading physical {:#x})",
-                                     opt.adapter_ip, addr));
-    };
-    for (const Job& j : parked) fail_job(j.range, j.addr);
-    if (pending) fail_job(pending->range, pending->addr);
-    for (std::size_t t = 0; t < slots.size(); ++t)
-      if (slots[t].active) {
-        fail_job(slots[t].job.range, slots[t].job.addr);
-        release(static_cast<std::uint16_t>(t), false);
+    for (Batch* b : active)
+      abandon(*b, Errc::unreachable, [&](std::uint64_t addr) {
+        return fmt::format("NetTLP adapter {} does not answer (reading physical {:#x})",
+                           opt.adapter_ip, addr);
+      });
+  }
+
+  void expire_deadlines() {
+    for (Batch* b : active)
+      if (!b->done && b->deadline != kNoDeadline && now >= b->deadline) {
+        TransportStats::add(stats.deadline_misses);
+        abandon(*b, Errc::deadline, [](std::uint64_t addr) {
+          return fmt::format("reply deadline reached before physical {:#x} was read", addr);
+        });
       }
-    for (; gen_range < ranges.size(); ++gen_range, gen_off = 0)
-      if (gen_off < ranges[gen_range].out.size())
-        fail_job(static_cast<std::uint32_t>(gen_range), ranges[gen_range].addr.value + gen_off);
-    parked.clear();
-    pending.reset();
-    inflight = 0;
+  }
+
+  // Marks finished batches done and lets their callers go.
+  void settle() {
+    bool any = false;
+    for (Batch* b : active)
+      if (b->done || b->finished()) any = b->done = true;
+    if (!any) return;
+    std::erase_if(active, [](const Batch* b) { return b->done; });
+    turn = active.empty() ? 0 : turn % active.size();
+    cv.notify_all();
   }
 
   Clock::time_point wake_time() {
-    pop_stale_deadlines();
-    Clock::time_point t = deadlines.empty() ? Clock::time_point::max() : deadlines.top().at;
+    pop_stale_timers();
+    Clock::time_point t = timers.empty() ? Clock::time_point::max() : timers.top().at;
     if (probe == Probe::wanted) t = std::min(t, next_tag_time(probe_job.signature()));
-    if (pending && inflight < window) t = std::min(t, next_tag_time(pending->signature()));
+    for (const Batch* b : active) {
+      if (b->pending && inflight < window) t = std::min(t, next_tag_time(b->pending->signature()));
+      if (b->deadline != kNoDeadline) t = std::min(t, b->deadline);
+    }
     return t;
   }
 
-  void run_batch(std::span<const ReadRange> rs, std::span<ReadStatus> out) {
-    ranges = rs;
-    results = out;
-    gen_range = 0;
-    gen_off = 0;
-    pending.reset();
-    parked.clear();
-    inflight = 0;
-    probe = Probe::idle;
-    unreachable = false;
+  // Runs the link (with `lk` released while waiting on the sockets) until `self` is done.
+  void pump(std::unique_lock<std::mutex>& lk, Batch& self) {
+    std::vector<unsigned> ready;
+    auto collect = [&](unsigned tag) { ready.push_back(tag); };
+    auto receive_ready = [&] {
+      now = Clock::now();
+      for (unsigned tag : ready) drain(static_cast<std::uint16_t>(tag));
+      ready.clear();
+    };
+    if (inflight == 0 && probe == Probe::idle) {  // whatever arrived while idle is stale
+      ports->wait(Clock::now(), collect);
+      receive_ready();
+    }
+    for (;;) {
+      now = Clock::now();
+      expire_deadlines();
+      fill();
+      settle();
+      if (self.done) break;
+      const Clock::time_point until = wake_time();
+      lk.unlock();
+      ports->wait(until, collect);
+      lk.lock();
+      receive_ready();
+      check_timeouts();
+    }
+    if (active.empty() && probe != Probe::idle) {
+      // A probe still out when the last batch ends is abandoned.
+      for (std::size_t t = 0; t < slots.size(); ++t)
+        if (slots[t].active) release(static_cast<std::uint16_t>(t), false);
+      probe = Probe::idle;
+    }
+  }
+
+  void read(std::span<const ReadRange> rs, std::span<ReadStatus> out, Deadline deadline) {
     TransportStats::add(stats.batches);
     TransportStats::add(stats.ranges, rs.size());
+    Batch b;
+    b.ranges = rs;
+    b.results = out;
+    b.deadline = deadline;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       out[i] = {};
       if (rs[i].addr.value + rs[i].out.size() < rs[i].addr.value)
-        out[i] = std::unexpected(Error{Errc::invalid_argument, "read wraps around the address space",
-                                       rs[i].addr.value});
+        out[i] = std::unexpected(Error{Errc::invalid_argument,
+                                       "read wraps around the address space", rs[i].addr.value});
     }
-    auto on_ready = [&](unsigned tag) {
-      now = Clock::now();
-      drain(static_cast<std::uint16_t>(tag));
-    };
-    now = Clock::now();
-    ports->wait(now, on_ready);  // whatever arrived between batches is stale
-    for (;;) {
-      now = Clock::now();
-      fill();
-      if (batch_done()) break;
-      ports->wait(wake_time(), on_ready);
-      now = Clock::now();
-      check_timeouts();
+    if (expired(deadline)) {
+      TransportStats::add(stats.deadline_misses);
+      b.fail_unsent(Errc::deadline, [](std::uint64_t addr) {
+        return fmt::format("reply deadline passed before physical {:#x} was asked for", addr);
+      });
+      return;
     }
-    // A probe still out when the batch ends is abandoned.
-    for (std::size_t t = 0; t < slots.size(); ++t)
-      if (slots[t].active) release(static_cast<std::uint16_t>(t), false);
-    probe = Probe::idle;
-    ranges = {};
-    results = {};
+    std::unique_lock lk(mu);
+    active.push_back(&b);
+    if (pumping) ports->wake();  // the pump, waiting on the sockets, takes this batch at once
+    while (!b.done) {
+      if (pumping) {
+        cv.wait(lk);
+        continue;
+      }
+      pumping = true;
+      pump(lk, b);
+      pumping = false;
+      cv.notify_all();  // a waiting caller takes over the pump
+    }
   }
 };
 
@@ -532,10 +641,12 @@ NetTlpClient::~NetTlpClient() {
 }
 
 void NetTlpClient::do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
-                           Deadline) {
-  std::lock_guard lock(impl_->mu);
-  impl_->run_batch(ranges, results);
-  if (impl_->pcap) impl_->pcap->flush();
+                           Deadline deadline) {
+  impl_->read(ranges, results, deadline);
+  if (impl_->pcap) {
+    std::lock_guard lock(impl_->mu);
+    impl_->pcap->flush();
+  }
 }
 
 MemoryInfo NetTlpClient::info() const {

@@ -37,7 +37,8 @@ class PhysicalMemory {
 
   // Reads every range. results.size() must equal ranges.size(). Never throws for bad
   // addresses: each failure is reported in its own slot. Ranges not read by `deadline` fail
-  // with Errc::deadline (implementations that are fast enough may finish anyway).
+  // with Errc::deadline (implementations that are fast enough may finish anyway); such a range
+  // was read up to error().address, so a caller can use that prefix (a short gdb reply).
   void read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
             Deadline deadline = kNoDeadline) {
     if (ranges.size() != results.size())

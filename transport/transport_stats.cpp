@@ -28,9 +28,10 @@ std::string TransportStats::format() const {
   std::string s;
   s += fmt::format("batches {}  ranges {}  requests {}  bytes {}  completions {}\n", get(batches),
                    get(ranges), get(requests), get(bytes), get(completions));
-  s += fmt::format("retries {}  timeouts {}  unreachable {}  UR {}  CA {}  send errors {}  probes {}\n",
+  s += fmt::format("retries {}  timeouts {}  unreachable {}  UR {}  CA {}  send errors {}  probes {}"
+                   "  deadline misses {}\n",
                    get(retries), get(timeouts), get(unreachable), get(ur), get(ca),
-                   get(send_errors), get(probes));
+                   get(send_errors), get(probes), get(deadline_misses));
   s += fmt::format("datagrams in {}  dropped {}", get(datagrams_in), total_drops());
   for (std::size_t i = 0; i < drops.size(); ++i)
     if (get(drops[i]))
@@ -54,7 +55,7 @@ std::string TransportStats::format() const {
 
 void TransportStats::reset() {
   for (auto* c : {&batches, &ranges, &requests, &bytes, &completions, &datagrams_in, &retries,
-                  &timeouts, &unreachable, &ur, &ca, &send_errors, &probes, &inflight_peak})
+                  &timeouts, &unreachable, &ur, &ca, &send_errors, &probes, &deadline_misses, &inflight_peak})
     c->store(0, std::memory_order_relaxed);
   for (auto& d : drops) d.store(0, std::memory_order_relaxed);
   for (auto& b : rtt) b.store(0, std::memory_order_relaxed);

@@ -28,6 +28,7 @@ class TransportStats {
   std::atomic<std::uint64_t> retries{0};
   std::atomic<std::uint64_t> timeouts{0};      // ranges failed with Errc::timeout
   std::atomic<std::uint64_t> unreachable{0};   // batches that found the adapter unreachable
+  std::atomic<std::uint64_t> deadline_misses{0};  // batches cut short by their reply deadline
   std::atomic<std::uint64_t> ur{0};
   std::atomic<std::uint64_t> ca{0};
   std::atomic<std::uint64_t> send_errors{0};

@@ -222,3 +222,26 @@ TEST_F(AddressSpaceTest, TopCanBeSwitched) {
   as.set_levels(5);
   EXPECT_EQ(walker.levels(), 5);
 }
+
+// A read cut short by the request's deadline returns the prefix the transport did read (a
+// short gdb reply), with no further batch: there is no time left for one.
+TEST_F(AddressSpaceTest, DeadlineKeepsTheReadPrefixWithoutAnotherBatch) {
+  for (int k = 0; k < 4; ++k)
+    map_page(VirtAddr(kBase + k * kPageSize), PhysAddr(0x80000 + k * kPageSize));
+  std::vector<std::uint8_t> out(4 * kPageSize - 0x100);
+  walker.new_epoch();
+  mem.reset_counters();
+  ASSERT_TRUE(as.read(VirtAddr(kBase + 0x100), out).complete());
+  const std::size_t clean_batches = mem.batches();
+
+  mem.fail_at(PhysAddr(0x82000), Errc::deadline);
+  walker.new_epoch();
+  mem.reset_counters();
+  ReadOutcome r = as.read(VirtAddr(kBase + 0x100), out);
+  ASSERT_TRUE(r.fault);
+  EXPECT_EQ(r.fault->code, Errc::deadline);
+  EXPECT_EQ(r.bytes_read, 2 * kPageSize - 0x100);
+  EXPECT_EQ(r.fault->address, kBase + 2 * kPageSize);
+  EXPECT_EQ(mem.batches(), clean_batches);
+  expect_bytes(out, r.bytes_read, [](std::size_t i) { return 0x80100 + i; });
+}
