@@ -6,8 +6,12 @@
 #
 #   qemu-test/demo.sh [--kernel 6.1-cloud|6.12] [--cpu max|qemu64] [--interactive]
 #
-# Without --interactive gdb runs a fixed set of commands and exits; with it you get a gdb
-# prompt on the live guest (quit gdb to end the demo; everything is cleaned up).
+# Without --interactive gdb runs a fixed set of commands and exits 0 only if gdb printed the
+# guest's own /proc/version through tlpstub; with it you get a gdb prompt on the live guest
+# (quit gdb to end the demo; everything is cleaned up).
+# It fetches only the kernel package (no -dbg: the guest prints its own symbols) and builds only
+# tlpstub and tlpsim. TLPSTUB_BUILD=DIR builds elsewhere (default build/, kernels in
+# DIR/qemu-cache); TLPSTUB_DEMO_NO_BUILD=1 skips installing and building (ctest's qemu_demo).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kernel=6.1-cloud cpu=max interactive=0
@@ -16,20 +20,31 @@ while (($#)); do
     --kernel) kernel=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
     --interactive) interactive=1; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-if [[ -z ${TLPSTUB_DEMO_NO_BUILD:-} ]]; then
-  "$root/.ci/deps"
-  "$root/.ci/build" >/dev/null
-fi
+t_demo=$SECONDS
+step() { echo "==> [$(( SECONDS - t_demo )) s] $*"; }
 build=${TLPSTUB_BUILD:-$root/build}
+if [[ -z ${TLPSTUB_DEMO_NO_BUILD:-} ]]; then
+  step "installing what is missing (.ci/deps)"
+  "$root/.ci/deps"
+  step "building tlpstub and tlpsim in $build (a first build takes a few minutes on 2 cores)"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # One progress line, rewritten in place; anything else (a compiler error) is printed as is.
+  cmake --build "$build" -j2 --target tlpstub tlpsim 2>&1 |
+    awk '/^\[[0-9]+\/[0-9]+\]/ {printf "\r    %s ", $1; fflush(); next} {print} END {print ""}'
+fi
 source "$root/qemu-test/lib.sh"
 initrd=$build/qemu-test/initrd.cpio.gz
 [[ -f $initrd ]] || "$root/qemu-test/make-initramfs.sh" "$initrd" >/dev/null
+step "fetching Debian's $kernel kernel package into $build/qemu-cache (once)"
+eval "$("$root/qemu-test/fetch-kernel.sh" --no-dbg "$kernel" "$build/qemu-cache")"
+step "booting $PACKAGE in QEMU (TCG, -cpu $cpu, 512 MiB, KASLR on): 10-60 s"
 guest_test_boot --kernel "$kernel" --cpu "$cpu" --cache "$build/qemu-cache" --initrd "$initrd"
+step "guest up"
 
 # The software adapter serves the guest's RAM as DMA reads over UDP, like the FPGA would.
 echo "+ tlpsim --memory $GUEST_RAM --map $GUEST_MAP --listen 127.0.0.2 --latency 12us"
@@ -44,6 +59,7 @@ echo "+ tlpstub ${stub_args[*]}"
 stub_pid=$!
 guest_on_exit "kill $stub_pid"
 t0=$SECONDS
+step "tlpstub discovers the kernel over NetTLP"
 until grep -qE "found |discovery failed" "$GUEST_DIR/tlpstub.log"; do
   kill -0 "$stub_pid" 2>/dev/null || { cat "$GUEST_DIR/tlpstub.log"; exit 1; }
   (( SECONDS - t0 > 60 )) && { echo "discovery did not finish in 60 s"; cat "$GUEST_DIR/tlpstub.log"; exit 1; }
@@ -72,8 +88,17 @@ gdb_args=(-nx -q -ex "set pagination off" -ex "set confirm off" -ex "set print e
 for c in "${cmds[@]}"; do
   gdb_args+=(-ex "echo (gdb) $c\\n" -ex "$c")
 done
+step "gdb"
 if (( interactive )); then
   gdb "${gdb_args[@]}"
+  exit 0
+fi
+gdb -batch "${gdb_args[@]}" </dev/null 2>&1 | tee "$GUEST_DIR/gdb.log"
+# The point of the demo: gdb read the guest's own banner through tlpstub.
+want="\"$(guest_truth version)\\n\""
+if grep -qF -- "$want" "$GUEST_DIR/gdb.log"; then
+  step "done: x/s linux_banner printed the guest's /proc/version"
 else
-  gdb -batch "${gdb_args[@]}" </dev/null
+  echo "demo.sh: FAILED: gdb did not print the guest's /proc/version ($want)" >&2
+  exit 1
 fi

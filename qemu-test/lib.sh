@@ -15,18 +15,21 @@
 #
 # After guest_start these are set: GUEST_DIR GUEST_RAM GUEST_MEM_MB GUEST_MAP
 # GUEST_GDB_PORT GUEST_QMP GUEST_SERIAL GUEST_QEMU_PID GUEST_CPU GUEST_SYSTEM_MAP
-# GUEST_MAP_IDENTITY (1 when file offset == physical address).
+# GUEST_MAP_IDENTITY (1 when file offset == physical address) GUEST_RAM_EDGES (the
+# first and last page of every RAM range, physical).
 # GUEST_MAP is the `tlpstub --map` spec for the RAM file (identity for guests
 # below 2816 MiB: "0:0:512M"; for 3 GiB on q35: "0:0:2G,4G:2G:1G").
 # Extra cleanup for the EXIT trap: guest_on_exit 'kill $PID'.
+# Ground truth, the q35 RAM layout and gdb driving live in harness.py (Python); the guest_*
+# functions below are thin shell wrappers around it.
 
 GUEST_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GUEST_QEMU=${GUEST_QEMU:-qemu-system-x86_64}
-GUEST_GDB=${GUEST_GDB:-gdb}
 GUEST_CLEANUP=()
 GUEST_QEMU_PID=
 
 guest_log() { echo "[guest $(date +%T)] $*" >&2; }
+harness() { python3 "$GUEST_LIB_DIR/harness.py" "$@"; }
 guest_die() { echo "[guest] ERROR: $*" >&2; exit 1; }
 
 # A free TCP port on 127.0.0.1 (the kernel picks it; tiny race until bound).
@@ -42,21 +45,6 @@ guest__mib() {
     *M) echo $(( ${s%M} )) ;;
     *) guest_die "memory size '$1': use a M or G suffix" ;;
   esac
-}
-
-# MiB -> "NG" or "NM".
-guest__size() { if (( $1 % 1024 )); then echo "${1}M"; else echo "$(( $1 / 1024 ))G"; fi; }
-
-# q35 in QEMU 7.2 (hw/i386/pc_q35.c): RAM >= 0xb0000000 (2816 MiB) is split
-# into 2 GiB below 4 GiB and the rest from 4 GiB; the backend file holds the
-# low part first. Smaller guests are identity-mapped (file offset == phys).
-guest__map_for() {
-  local mb=$1
-  if (( mb >= 2816 )); then
-    echo "0:0:2G,4G:2G:$(guest__size $(( mb - 2048 )))"
-  else
-    echo "0:0:$(guest__size "$mb")"
-  fi
 }
 
 guest_on_exit() { GUEST_CLEANUP+=("$1"); }
@@ -109,8 +97,9 @@ guest_start() {
 
   GUEST_CPU=$cpu
   GUEST_MEM_MB=$(guest__mib "$mem")
-  GUEST_MAP=$(guest__map_for "$GUEST_MEM_MB")
-  GUEST_MAP_IDENTITY=1; (( GUEST_MEM_MB >= 2816 )) && GUEST_MAP_IDENTITY=0
+  local MAP IDENTITY EDGES
+  eval "$(harness layout "$GUEST_MEM_MB")"
+  GUEST_MAP=$MAP GUEST_MAP_IDENTITY=$IDENTITY GUEST_RAM_EDGES=$EDGES
   if [[ -z $dir ]]; then dir=$(mktemp -d "${TMPDIR:-/tmp}/tlpstub-guest.XXXXXX"); fi
   mkdir -p "$dir"
   GUEST_DIR=$(cd "$dir" && pwd)
@@ -238,80 +227,36 @@ guest_gva2gpa() {
     { echo "guest_gva2gpa $1: $out" >&2; return 1; }
 }
 
-# guest_truth SECTION: the lines between ==TLPSTUB-BEGIN SECTION== and
-# ==TLPSTUB-END SECTION== (carriage returns stripped).
-guest_truth() {
-  tr -d '\r' <"$GUEST_SERIAL" |
-    awk -v b="==TLPSTUB-BEGIN $1==" -v e="==TLPSTUB-END $1==" \
-      '$0 == e {f = 0} f {print} $0 == b {f = 1}'
-}
+# guest_truth SECTION [KEY]: the lines between ==TLPSTUB-BEGIN SECTION== and
+# ==TLPSTUB-END SECTION==; with KEY, one value: guest_truth sysinfo uname_r,
+# guest_truth kallsyms init_task (0x...). Empty output if absent.
+guest_truth() { harness truth "$GUEST_SERIAL" "$@" 2>/dev/null || true; }
 
 # guest_vmcoreinfo KEY: a value from the guest's VMCOREINFO, e.g.
 # guest_vmcoreinfo 'SYMBOL(kallsyms_names)' or guest_vmcoreinfo 'NUMBER(phys_base)'.
 # Printed as the kernel wrote it: SYMBOL/KERNELOFFSET hex without 0x,
 # NUMBER/OFFSET/SIZE decimal.
-guest_vmcoreinfo() {
-  guest_truth vmcoreinfo | awk -v k="$1=" 'index($0, k) == 1 {print substr($0, length(k) + 1); exit}'
-}
+guest_vmcoreinfo() { guest_truth vmcoreinfo "$1"; }
 
 # guest_sym NAME: runtime address (0x...) of a kernel symbol: the guest's
 # /proc/kallsyms lines first; then VMCOREINFO SYMBOL(NAME) (the kallsyms_*
 # tables are never in /proc/kallsyms); else a real System.map + KASLR slide.
 guest_sym() {
-  local a
-  a=$(guest_truth kallsyms | awk -v n="$1" '$3 == n {print $1; exit}')
-  if [[ -n $a ]]; then echo "0x$a"; return 0; fi
-  a=$(guest_vmcoreinfo "SYMBOL($1)")
-  if [[ -n $a ]]; then printf '0x%x\n' "$((16#$a))"; return 0; fi
-  [[ -n $GUEST_SYSTEM_MAP && -f $GUEST_SYSTEM_MAP ]] ||
-    { echo "guest_sym: $1 not in the guest's kallsyms or vmcoreinfo (and no System.map)" >&2; return 1; }
-  local m slide
-  m=$(awk -v n="$1" '$3 == n {print $1; exit}' "$GUEST_SYSTEM_MAP")
-  [[ -n $m ]] || { echo "guest_sym: $1 unknown" >&2; return 1; }
-  slide=$(guest_kaslr_slide) || return 1
-  printf '0x%x\n' $(( 16#$m + slide ))
+  harness sym "$GUEST_SERIAL" "$1" ${GUEST_SYSTEM_MAP:+--system-map "$GUEST_SYSTEM_MAP"}
 }
 
-# KASLR slide of the image: runtime _text - System.map _text (needs the real
-# System.map from the -dbg package, see fetch-kernel.sh).
-guest_kaslr_slide() {
-  local t rt
-  [[ -n $GUEST_SYSTEM_MAP && -f $GUEST_SYSTEM_MAP ]] || { echo "guest_kaslr_slide: no System.map" >&2; return 1; }
-  t=$(awk '$3 == "_text" {print $1; exit}' "$GUEST_SYSTEM_MAP")
-  rt=$(guest_truth kallsyms | awk '$3 == "_text" {print $1; exit}')
-  [[ -n $t && -n $rt ]] || { echo "guest_kaslr_slide: no _text" >&2; return 1; }
-  printf '0x%x\n' $(( 16#$rt - 16#$t ))
-}
+# KASLR slide of the image as the kernel states it (VMCOREINFO KERNELOFFSET).
+guest_kaslr_slide() { harness slide "$GUEST_SERIAL"; }
 
 # phys_base (the kernel image's physical slide) from the guest's /proc/iomem:
 # "Kernel code" starts at __pa_symbol(_text) (arch/x86/kernel/setup.c).
-guest_phys_base() {
-  local code text
-  code=$(guest_truth iomem | awk -F'[- ]+' '/: Kernel code$/ {print $2; exit}')
-  text=$(guest_sym _text) || return 1
-  [[ -n $code ]] || { echo "guest_phys_base: no Kernel code in iomem" >&2; return 1; }
-  printf '0x%x\n' $(( 16#$code - (text - 0xffffffff80000000) ))
-}
+guest_phys_base() { harness phys-base "$GUEST_SERIAL"; }
 
 # guest_kva2pa VA: physical address of a kernel-image VA (no page walk).
-guest_kva2pa() {
-  local pb
-  pb=$(guest_phys_base) || return 1
-  printf '0x%x\n' $(( $1 - 0xffffffff80000000 + pb ))
-}
+guest_kva2pa() { harness kva2pa "$GUEST_SERIAL" "$1"; }
 
 # guest_ram_offset PHYS: offset of a physical address in the RAM file.
-guest_ram_offset() {
-  local phys=$(( $1 )) lowmb=$GUEST_MEM_MB
-  (( GUEST_MEM_MB >= 2816 )) && lowmb=2048
-  if (( phys < lowmb * 1048576 )); then
-    echo "$phys"
-  elif (( GUEST_MEM_MB >= 2816 && phys >= 0x100000000 && phys < 0x100000000 + (GUEST_MEM_MB - 2048) * 1048576 )); then
-    echo $(( phys - 0x100000000 + 2048 * 1048576 ))
-  else
-    echo "guest_ram_offset: $1 is not RAM" >&2; return 1
-  fi
-}
+guest_ram_offset() { harness ram-offset "$GUEST_MEM_MB" "$1"; }
 
 # guest_ram_dump PHYS LEN OUT: bytes of guest-physical memory from the RAM file.
 guest_ram_dump() {
@@ -325,13 +270,9 @@ guest_ram_dump() {
 # was paused with HMP `stop`), so gdb `disconnect`s instead and the VM's run
 # state is restored here: a paused VM stays paused (exact reference reads).
 guest_gdb() {
-  local args=(-batch -nx -ex "set pagination off" -ex "set confirm off"
-              -ex "set print elements 0"
-              -ex "target remote 127.0.0.1:$GUEST_GDB_PORT") e was rc=0
-  for e in "$@"; do args+=(-ex "$e"); done
-  args+=(-ex disconnect)
+  local was rc=0
   was=$(guest_hmp "info status" 2>/dev/null || true)
-  timeout 120 "$GUEST_GDB" "${args[@]}" </dev/null || rc=$?
+  harness gdb "$GUEST_GDB_PORT" "$@" disconnect || rc=$?
   if [[ $was == *running* ]]; then guest_resume || true; fi
   return $rc
 }
@@ -351,7 +292,8 @@ guest_ref_dump() {
 # guest_test_boot --kernel 6.1-cloud|6.12 --cpu max|qemu64 --cache DIR
 #                 --initrd FILE [--workdir DIR] [--mem SIZE] [--panic]
 #                 [--append "KERNEL ARGS"]   (e.g. "pti=on")
-# Resolves the kernel from the cache (fetching if the fixture has not),
+# Resolves the kernel from the cache (fetching it without -dbg if the fixture
+# has not: a test that needs the System.map requires the qemu_map_* fixture),
 # builds the initramfs if missing, boots and waits for READY.
 # Leftover arguments are returned in GUEST_TEST_ARGS.
 guest_test_boot() {
@@ -373,7 +315,7 @@ guest_test_boot() {
   [[ -n $kernel && -n $cache && -n $initrd ]] || guest_die "guest_test_boot: need --kernel, --cache, --initrd"
   local info
   info=$("$GUEST_LIB_DIR/fetch-kernel.sh" --offline "$kernel" "$cache" 2>/dev/null) ||
-    info=$("$GUEST_LIB_DIR/fetch-kernel.sh" "$kernel" "$cache") || guest_die "cannot fetch kernel $kernel"
+    info=$("$GUEST_LIB_DIR/fetch-kernel.sh" --no-dbg "$kernel" "$cache") || guest_die "cannot fetch kernel $kernel"
   local VMLINUZ= SYSTEM_MAP= PACKAGE= VERSION= CONFIG=
   eval "$info"
   GUEST_KERNEL_PACKAGE=$PACKAGE GUEST_KERNEL_CONFIG=$CONFIG
@@ -390,6 +332,12 @@ guest_test_boot() {
 TEST_PASS=0 TEST_FAIL=0
 pass() { TEST_PASS=$((TEST_PASS + 1)); echo "PASS: $*"; }
 fail() { TEST_FAIL=$((TEST_FAIL + 1)); echo "FAIL: $*"; }
+# test_skip MESSAGE: exit 77 (CTest SKIP_RETURN_CODE), except under CI=true, where whatever is
+# missing was to be installed: a skip there would make a green run that tested nothing.
+test_skip() {
+  if [[ ${CI:-} == true ]]; then echo "FAIL: $* (CI=true: not a skip)"; exit 1; fi
+  echo "SKIP: $*"; exit 77
+}
 test_summary() {
   echo "$TEST_PASS passed, $TEST_FAIL failed"
   (( TEST_FAIL == 0 ))
@@ -422,12 +370,6 @@ stub_start() {
 }
 
 # stub_gdb PORT EX...: stock gdb -batch attached to 127.0.0.1:PORT, running EX... in order
-# (at most TGDB_TIMEOUT s, default 120); prints gdb's output.
-stub_gdb() {
-  local port=$1 e
-  shift
-  local args=(-batch -nx -ex "set pagination off" -ex "set confirm off"
-              -ex "set print elements 0" -ex "target remote 127.0.0.1:$port")
-  for e in "$@"; do args+=(-ex "$e"); done
-  timeout "${TGDB_TIMEOUT:-120}" gdb "${args[@]}" </dev/null 2>&1
-}
+# (at most TGDB_TIMEOUT s, default 120); prints gdb's output. An EX written ==NAME== prints a
+# marker line; cut the output with `harness seg NAME <<<"$out"`.
+stub_gdb() { harness gdb "$1" --timeout "${TGDB_TIMEOUT:-120}" "${@:2}"; }

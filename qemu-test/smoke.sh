@@ -20,11 +20,11 @@ fi
 version=$(guest_truth version)
 if [[ $version == "Linux version "* ]]; then pass "version truth: ${version:0:60}..."; else fail "no /proc/version truth"; fi
 
-uname_r=$(guest_truth sysinfo | sed -n 's/^uname_r=//p')
+uname_r=$(guest_truth sysinfo uname_r)
 osrel=$(guest_vmcoreinfo OSRELEASE)
 [[ -n $uname_r && $osrel == "$uname_r" ]] && pass "VMCOREINFO OSRELEASE=$osrel" || fail "VMCOREINFO OSRELEASE '$osrel' vs uname -r '$uname_r'"
 
-la57=$(guest_truth sysinfo | sed -n 's/^cpu_la57=//p')
+la57=$(guest_truth sysinfo cpu_la57)
 l5=$(guest_vmcoreinfo 'NUMBER(pgtable_l5_enabled)')
 want=0; [[ $GUEST_CPU == max ]] && want=1
 [[ $la57 == "$want" && ${l5:-x} == "$want" ]] && pass "paging: la57=$la57 pgtable_l5_enabled=$l5" ||
@@ -36,6 +36,7 @@ for s in _text init_task init_top_pgt init_mm page_offset_base phys_base kallsym
   guest_sym "$s" >/dev/null 2>&1 || fail "symbol $s not in the ground truth"
 done
 # System.map (from -dbg) + KASLR slide must reproduce the guest's kallsyms.
+# (The qemu_map_* fixture fetches it; it is the only source for kallsyms_markers above.)
 if [[ -n $GUEST_SYSTEM_MAP ]]; then
   slide=$(guest_kaslr_slide)
   bad=$(guest_truth kallsyms | while read -r a t n; do
@@ -45,7 +46,7 @@ if [[ -n $GUEST_SYSTEM_MAP ]]; then
         done || true)
   [[ -z $bad ]] && pass "System.map + slide $slide == kallsyms truth" || fail "System.map + slide differs for: $bad"
 else
-  echo "note: no real System.map (fetch-kernel --no-dbg?): kallsyms_markers has no ground truth"
+  fail "no real System.map (fetch-kernel.sh without --no-dbg): kallsyms_markers has no ground truth"
 fi
 
 pgd=$(guest_sym init_top_pgt)
@@ -82,8 +83,9 @@ guest_ram_dump "$(guest_kva2pa "$it")" 8192 "$tmp/init_task.ram"
 guest_resume
 cmp -s "$tmp/init_task.gdb" "$tmp/init_task.ram" && pass "init_task 8 KiB: gdbstub == RAM file" || fail "init_task: gdbstub != RAM file"
 
-ram=$GUEST_RAM
+ram=$GUEST_RAM qemu_pid=$GUEST_QEMU_PID
 guest_stop
-guest_running || [[ -e $ram ]] || pass "guest stopped, RAM file removed"
-[[ -e $ram ]] && fail "RAM file $ram left behind"
+if kill -0 "$qemu_pid" 2>/dev/null; then fail "QEMU (pid $qemu_pid) still running after guest_stop"
+elif [[ -e $ram ]]; then fail "RAM file $ram left behind"
+else pass "guest stopped, RAM file removed"; fi
 test_summary

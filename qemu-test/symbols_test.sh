@@ -29,8 +29,7 @@ while (($#)); do
   esac
 done
 if [[ -z $tlpstub || ! -x $tlpstub ]]; then
-  echo "SKIP: tlpstub binary '${tlpstub:-<none>}' does not exist (build the tlpstub target)"
-  exit 77
+  test_skip "tlpstub binary '${tlpstub:-<none>}' does not exist (build the tlpstub target)"
 fi
 [[ -n $kernel && -n $cache ]] || guest_die "need --kernel and --cache"
 VMLINUX=
@@ -39,8 +38,7 @@ if [[ -z $VMLINUX || ! -f $VMLINUX ]]; then
   eval "$("$here/fetch-kernel.sh" --vmlinux "$kernel" "$cache" | grep '^VMLINUX=')" || true
 fi
 if [[ -z $VMLINUX || ! -f $VMLINUX ]]; then
-  echo "SKIP: no vmlinux for $kernel (fetch-kernel.sh --vmlinux $kernel $cache)"
-  exit 77
+  test_skip "no vmlinux for $kernel (fetch-kernel.sh --vmlinux $kernel $cache)"
 fi
 
 t_start=$SECONDS
@@ -51,7 +49,7 @@ if [[ " ${rest[*]} " == *" --panic "* ]]; then
 fi
 tmp=$GUEST_DIR
 hex() { printf '0x%x' "$(( $1 ))"; }
-release=$(guest_truth sysinfo | sed -n 's/^uname_r=//p')
+release=$(guest_truth sysinfo uname_r)
 version=$(guest_truth version)
 slide=$(guest_kaslr_slide)
 guest_truth kallsyms >"$tmp/kallsyms.truth"
