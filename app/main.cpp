@@ -97,12 +97,8 @@ int main(int argc, char** argv) {
   // Every read is counted for `monitor stats`; a NetTLP client adds its link statistics.
   CountingMemory counted(**mem);
   app::TargetContext ctx(counted);
-  auto* client = dynamic_cast<NetTlpClient*>(mem->get());
-  ctx.stats_text = [&counted, client] {
-    std::string s = "reads asked for: " + counted.format();
-    if (client) s += client->stats().format();
-    return s;
-  };
+  ctx.read_counts = &counted;
+  if (auto* client = dynamic_cast<NetTlpClient*>(mem->get())) ctx.link_stats = &client->stats();
   if (opts->cr3) {
     auto sc = space_from_cr3(**mem, *opts);
     if (!sc) {

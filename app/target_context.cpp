@@ -34,6 +34,14 @@ DiscoveryStatus TargetContext::wait_for_discovery(Deadline until) const {
   return status_;
 }
 
+void TargetContext::set_discovery_status(DiscoveryStatus st) {
+  std::lock_guard lk(mu_);
+  status_ = std::move(st);
+  if (status_.state == DiscoveryState::done && status_.image)
+    space_ = space_from_image(*status_.image);
+  discovery_done_.notify_all();
+}
+
 SpaceConfig space_from_image(const kernel::KernelImage& img) {
   SpaceConfig sc;
   sc.top = img.top;

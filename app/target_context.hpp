@@ -16,7 +16,9 @@
 #include "common/address.hpp"
 #include "kernel/discovery.hpp"
 #include "kernel/kernel_image.hpp"
+#include "transport/counting_memory.hpp"
 #include "transport/physical_memory.hpp"
+#include "transport/transport_stats.hpp"
 
 namespace tlpstub::app {
 
@@ -56,8 +58,14 @@ class TargetContext {
   // Starts discovery on a background thread (at start-up: gdb may connect meanwhile).
   void discover_in_background(kernel::DiscoveryOptions opts = {});
 
-  // Transport statistics text for `monitor stats` (empty when the transport keeps none).
-  std::function<std::string()> stats_text;
+  // What `monitor stats` reports: every read asked of the transport (main wraps it in a
+  // CountingMemory) and, with NetTLP, the link's own counters. Null when absent.
+  const CountingMemory* read_counts = nullptr;
+  const TransportStats* link_stats = nullptr;
+
+  // Publishes a discovery status (as discover() does); for tests of what sessions see while
+  // discovery runs or after it failed.
+  void set_discovery_status(DiscoveryStatus st);
 
  private:
   PhysicalMemory& memory_;

@@ -25,11 +25,12 @@ class FuzzTarget : public Target {
   FuzzTarget() {
     monitor_.add(
         {"say", "say WORDS", "echo",
-         [](const std::vector<std::string_view>& args, const OutputFn& out) -> Result<void> {
-           for (auto a : args) out(a);
-           if (args.size() > 3) return fail(Errc::invalid_argument, "too many words");
+         [](const MonitorArgs& args, const OutputFn& out) -> Result<void> {
+           for (auto a : args.words) out(a);
+           if (args.words.size() > 3) return fail(Errc::invalid_argument, "too many words");
            return {};
-         }});
+         },
+         0, 8});
   }
 
   // 64 KiB readable at 0x1000, nothing elsewhere.

@@ -1,5 +1,7 @@
 #include "kernel/address_space.hpp"
 
+#include "common/bytes.hpp"
+
 #include <algorithm>
 #include <fmt/format.h>
 #include <vector>
@@ -133,9 +135,7 @@ Result<std::uint64_t> AddressSpace::read_u64(VirtAddr va) {
   std::uint8_t b[8];
   ReadOutcome r = read(va, b);
   if (r.fault) return std::unexpected(std::move(*r.fault));
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | b[i];
-  return v;
+  return load_le64(b);
 }
 
 Result<PhysAddr> AddressSpace::to_phys(VirtAddr va) {

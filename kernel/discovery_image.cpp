@@ -10,8 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/bytes.hpp"
 #include "kernel/banner.hpp"
 #include "kernel/discovery_detail.hpp"
+#include "kernel/page_table.hpp"
 #include "kernel/page_walker.hpp"
 #include "kernel/paging.hpp"
 
@@ -94,8 +96,7 @@ SparseScan sparse_scan(Ctx& c) {
         if (!st[i]) continue;
         readable[which[first + i]] = true;
         const auto& h = heads[i];
-        const std::uint32_t magic =
-            h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
+        const std::uint32_t magic = load_le32(h.data());
         if (magic == kStackEndMagic &&
             std::all_of(h.begin() + 4, h.end(), [](auto b) { return !b; }))
           sdata.push_back(which[first + i] * k2M);
@@ -254,14 +255,13 @@ std::optional<std::uint64_t> derive_page_offset_base(Ctx& c, PageWalker& w, Phys
                                                      int levels, std::uint64_t sme,
                                                      std::span<const std::uint64_t> probes,
                                                      std::string* how) {
-  auto table = [&](std::uint64_t pa) -> std::optional<std::array<std::uint64_t, 512>> {
-    std::array<std::uint64_t, 512> t{};
-    if (!c.mem.read_one(PhysAddr(pa), std::span(reinterpret_cast<std::uint8_t*>(t.data()), 4096)))
-      return std::nullopt;
-    return t;
+  auto table = [&](std::uint64_t pa) -> std::optional<PageTable> {
+    auto t = read_table(c.mem, PhysAddr(pa));
+    if (!t) return std::nullopt;
+    return *t;
   };
-  auto first_present = [&](const std::array<std::uint64_t, 512>& t, unsigned from) -> int {
-    for (unsigned i = from; i < 512; ++i)
+  auto first_present = [&](const PageTable& t, unsigned from) -> int {
+    for (unsigned i = from; i < kEntriesPerTable; ++i)
       if (t[i] & bits::P) return static_cast<int>(i);
     return -1;
   };

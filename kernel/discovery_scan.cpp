@@ -6,7 +6,9 @@
 #include <array>
 #include <bit>
 
+#include "common/bytes.hpp"
 #include "kernel/discovery_detail.hpp"
+#include "kernel/page_table.hpp"
 #include "kernel/page_walker.hpp"
 #include "kernel/paging.hpp"
 #include "kernel/paging_probe.hpp"
@@ -20,12 +22,6 @@ namespace {
 constexpr std::uint64_t kTableWindow = 4 * kMiB;
 constexpr std::size_t kMaxImageCandidates = 8;
 constexpr std::size_t kMaxTableCandidates = 32;
-
-std::uint64_t le64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Path 2: scan. The top-level table by structure, then the image it maps.
@@ -64,7 +60,7 @@ std::vector<TableCandidate> find_tables(Ctx& c, std::uint64_t from, std::uint64_
   std::vector<std::uint64_t> survivors;
   for (std::size_t i = 0; i < pages.size(); ++i) {
     if (!st[2 * i] || !st[2 * i + 1]) continue;
-    const std::uint64_t a = le64(e0[i].data()), z = le64(e511[i].data());
+    const std::uint64_t a = load_le64(e0[i].data()), z = load_le64(e511[i].data());
     if (a != 0) continue;
     if (table_pointer(z, 0, c.max_phys) || table_pointer(z, z & kSmeBits, c.max_phys))
       survivors.push_back(pages[i]);
@@ -75,13 +71,12 @@ std::vector<TableCandidate> find_tables(Ctx& c, std::uint64_t from, std::uint64_
   // are empty; the kernel half holds the direct map, vmalloc, vmemmap, ... and 511.
   std::vector<TableCandidate> out;
   if (survivors.empty()) return out;
-  std::vector<std::array<std::uint64_t, 512>> tabs(survivors.size());
-  ranges.clear();
+  std::vector<PageTable> tabs(survivors.size());
+  std::vector<TableRead> reads;
   for (std::size_t i = 0; i < survivors.size(); ++i)
-    ranges.push_back({PhysAddr(survivors[i]),
-                      std::span(reinterpret_cast<std::uint8_t*>(tabs[i].data()), kPageSize)});
-  st.assign(ranges.size(), ReadStatus{});
-  c.mem.read(ranges, st);
+    reads.push_back({PhysAddr(survivors[i]), &tabs[i]});
+  st.assign(reads.size(), ReadStatus{});
+  read_tables(c.mem, reads, st);
   for (std::size_t i = 0; i < survivors.size() && out.size() < kMaxTableCandidates; ++i) {
     if (!st[i]) continue;
     const auto& t = tabs[i];

@@ -1,6 +1,5 @@
 #include "kernel/page_walker.hpp"
 
-#include <bit>
 #include <fmt/format.h>
 #include <stdexcept>
 
@@ -11,15 +10,6 @@ namespace {
 void check_levels(int levels) {
   if (levels != 4 && levels != 5)
     throw std::invalid_argument(fmt::format("paging depth must be 4 or 5, not {}", levels));
-}
-
-std::string_view page_size_name(std::uint64_t size) {
-  switch (size) {
-    case kPageSize4K: return "4K";
-    case kPageSize2M: return "2M";
-    case kPageSize1G: return "1G";
-  }
-  return "?";
 }
 
 }  // namespace
@@ -103,7 +93,7 @@ std::vector<Walk> PageWalker::walk_many(PhysAddr top, std::span<const VirtAddr> 
 
 void PageWalker::fetch_missing(std::span<State> states) {
   if (cache_.size() >= kMaxCachedTables) cache_.clear();
-  std::vector<ReadRange> ranges;
+  std::vector<TableRead> reads;
   std::vector<CachedTable*> slots;
   for (const State& s : states) {
     if (s.done) continue;
@@ -114,24 +104,20 @@ void PageWalker::fetch_missing(std::span<State> states) {
     }
     // Until the read succeeds the slot says so, should read() throw half-way.
     it->second.error = Error::make(Errc::io, "table read did not complete", s.table.value);
-    auto* bytes = reinterpret_cast<std::uint8_t*>(it->second.entries.data());
-    ranges.push_back({s.table, std::span<std::uint8_t>(bytes, kPageSize4K)});
+    reads.push_back({s.table, &it->second.entries});
     slots.push_back(&it->second);
   }
-  if (ranges.empty()) return;
+  if (reads.empty()) return;
 
-  std::vector<ReadStatus> results(ranges.size());
+  std::vector<ReadStatus> results(reads.size());
   ++stats_.batches;
-  stats_.table_reads += ranges.size();
-  mem_.read(ranges, results);
+  stats_.table_reads += reads.size();
+  read_tables(mem_, reads, results);
   for (std::size_t i = 0; i < slots.size(); ++i) {
-    if (!results[i]) {
+    if (!results[i])
       slots[i]->error = std::move(results[i].error());
-      continue;
-    }
-    slots[i]->error.reset();
-    if constexpr (std::endian::native == std::endian::big)
-      for (auto& e : slots[i]->entries) e = std::byteswap(e);
+    else
+      slots[i]->error.reset();
   }
 }
 
@@ -179,23 +165,6 @@ void PageWalker::step(State& s, int level, const CachedTable& table) {
     return;
   }
   s.table = PhysAddr(e & kFrameMask4K);
-}
-
-std::string format_walk(const Walk& walk, std::uint64_t sme_mask) {
-  std::string s;
-  auto out = std::back_inserter(s);
-  for (const WalkStep& st : walk.steps)
-    fmt::format_to(out, "{:<5} [{:#05x}] in table {:#x}: {}\n", entry_name(st.level), st.index,
-                   st.table.value, describe_entry(st.entry, st.level, sme_mask));
-  if (!walk.result) {
-    fmt::format_to(out, "{}\n", walk.result.error().message);
-    return s;
-  }
-  const Translation& t = *walk.result;
-  fmt::format_to(out, "{:#x} -> phys {:#x} ({} page, {}, {}{})\n", t.va.value, t.phys.value,
-                 page_size_name(t.page_size), t.writable ? "RW" : "RO",
-                 t.user ? "user" : "kernel", t.nx ? ", NX" : "");
-  return s;
 }
 
 }  // namespace tlpstub::kernel

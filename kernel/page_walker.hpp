@@ -24,6 +24,7 @@
 
 #include "common/address.hpp"
 #include "common/error.hpp"
+#include "kernel/page_table.hpp"
 #include "kernel/paging.hpp"
 #include "transport/physical_memory.hpp"
 
@@ -77,10 +78,6 @@ struct Walk {
   Result<Translation> result;
 };
 
-// v2p text: one line per level visited ("PML4E [0x1ff] in table 0x1000: 0x...  P RW ..."), then
-// the outcome ("0x... -> phys 0x... (2M page, RW, user, NX)" or the error message).
-std::string format_walk(const Walk& walk, std::uint64_t sme_mask = 0);
-
 struct WalkerStats {
   std::uint64_t walks = 0;         // addresses translated
   std::uint64_t batches = 0;       // PhysicalMemory::read calls
@@ -119,7 +116,7 @@ class PageWalker {
 
  private:
   struct CachedTable {
-    std::array<std::uint64_t, kEntriesPerTable> entries{};
+    PageTable entries{};
     std::optional<Error> error;  // the read failed; retried only in a later epoch
   };
   struct State;

@@ -50,13 +50,15 @@ std::optional<std::string> entry_problem(std::uint64_t entry, int level) {
   return std::nullopt;
 }
 
-std::string describe_entry(std::uint64_t entry, int level, std::uint64_t sme_mask) {
-  std::string s = fmt::format("{:#x} ", entry);
+EntryView view_entry(std::uint64_t entry, int level, std::uint64_t sme_mask) {
+  EntryView v;
+  v.raw = entry;
   const std::uint64_t e = entry & ~sme_mask;
-  if (!(e & bits::P)) return s + " not present";
+  if (!(e & bits::P)) return v;
+  v.present = true;
   const bool leaf = is_leaf(e, level);
   auto flag = [&](std::uint64_t bit, std::string_view name) {
-    if (e & bit) fmt::format_to(std::back_inserter(s), " {}", name);
+    if (e & bit) v.flags.push_back(name);
   };
   flag(bits::P, "P");
   flag(bits::RW, "RW");
@@ -68,17 +70,17 @@ std::string describe_entry(std::uint64_t entry, int level, std::uint64_t sme_mas
   if (level == 1) {
     flag(bits::PAT, "PAT");
   } else if (leaf) {
-    s += level == 2 ? " PS 2M" : " PS 1G";
+    v.flags.push_back(level == 2 ? "PS 2M" : "PS 1G");
     flag(bits::PAT_LARGE, "PAT");
   } else {
     flag(bits::PS, "PS");  // only reachable for a (corrupt) PML4E/PML5E
   }
   flag(bits::G, "G");
   flag(bits::NX, "NX");
-  if (entry & sme_mask) s += " SME";
+  v.sme = (entry & sme_mask) != 0;
   const std::uint64_t mask = leaf ? frame_mask(level_span(level)) : kFrameMask4K;
-  fmt::format_to(std::back_inserter(s), " frame {:#x}", e & mask);
-  return s;
+  v.frame = e & mask;
+  return v;
 }
 
 }  // namespace tlpstub::kernel

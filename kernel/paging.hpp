@@ -1,5 +1,5 @@
 // x86-64 paging described as data: levels, index shifts, entry bits, frame masks, canonical
-// form, CR3 normalisation and a textual view of one entry (for `monitor v2p`).
+// form, CR3 normalisation and one entry as data (for `monitor v2p`).
 //
 // Sources: Intel SDM vol. 3A ch. 4.5 (4-level and 5-level paging) and the kernel's
 // arch/x86/include/asm/pgtable_types.h, pgtable_64_types.h, page_64_types.h.
@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/address.hpp"
 
@@ -96,9 +97,16 @@ PhysAddr cr3_table(std::uint64_t cr3_or_pgd, std::uint64_t sme_mask = 0, bool pt
 //  - a 2 MiB / 1 GiB leaf with reserved bits between PAT (bit 12) and the frame set.
 std::optional<std::string> entry_problem(std::uint64_t entry, int level);
 
-// One entry as text, for v2p: "0x80000000012340e3  P RW A D G NX frame 0x1234000".
-// Large pages show "PS 2M"/"PS 1G"; bit 7 of a PTE shows as "PAT"; bits in `sme_mask` show as
-// "SME" and are removed from the frame; a non-present entry shows "not present".
-std::string describe_entry(std::uint64_t entry, int level, std::uint64_t sme_mask = 0);
+// One entry as data, for v2p: which bits are set, in the SDM's order, and the frame it names.
+// Large pages show as "PS 2M"/"PS 1G"; bit 7 of a PTE shows as "PAT"; bits in `sme_mask` are
+// reported in `sme` and removed from the frame. A non-present entry has no flags.
+struct EntryView {
+  std::uint64_t raw = 0;
+  bool present = false;
+  std::vector<std::string_view> flags;
+  bool sme = false;
+  std::uint64_t frame = 0;
+};
+EntryView view_entry(std::uint64_t entry, int level, std::uint64_t sme_mask = 0);
 
 }  // namespace tlpstub::kernel

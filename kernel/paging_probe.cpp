@@ -2,24 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <array>
+#include "kernel/kernel_image.hpp"
+#include "kernel/page_table.hpp"
+#include "kernel/paging.hpp"
 
 namespace tlpstub::kernel {
 
 namespace {
-
-constexpr std::uint64_t kPresent = 1, kLarge = 1 << 7;
-constexpr std::uint64_t kFrame = 0x000ffffffffff000ull;
-constexpr std::uint64_t kLargeFrame2M = 0x000fffffffe00000ull;
-
-using Table = std::array<std::uint64_t, 512>;
-
-Result<Table> read_table(PhysicalMemory& mem, PhysAddr at) {
-  Table t{};
-  auto st = mem.read_one(at, std::span(reinterpret_cast<std::uint8_t*>(t.data()), 4096));
-  if (!st) return std::unexpected(st.error());
-  return t;
-}
 
 struct Run {
   int length = 0;
@@ -37,8 +26,8 @@ Run score(PhysicalMemory& mem, PhysAddr top, std::span<const unsigned> indices,
     auto tab = read_table(mem, t);
     if (!tab) return {};
     std::uint64_t e = (*tab)[idx] & ~strip;
-    if (!(e & kPresent) || (e & kLarge)) return {};
-    t = PhysAddr(e & kFrame);
+    if (!(e & bits::P) || (e & bits::PS)) return {};
+    t = PhysAddr(e & kFrameMask4K);
   }
   auto pd = read_table(mem, t);
   if (!pd) return {};
@@ -46,11 +35,11 @@ Run score(PhysicalMemory& mem, PhysAddr top, std::span<const unsigned> indices,
   std::uint64_t prev = 0;
   for (unsigned i = 0; i < pd->size(); ++i) {
     std::uint64_t e = (*pd)[i] & ~strip;
-    bool leaf = (e & kPresent) && (e & kLarge);
-    std::uint64_t frame = e & kLargeFrame2M;
+    bool leaf = (e & bits::P) && is_leaf(e, 2);
+    std::uint64_t frame = e & kFrameMask2M;
     if (!leaf)
       cur = {};
-    else if (cur.length && frame == prev + (2ull << 20))
+    else if (cur.length && frame == prev + kPageSize2M)
       ++cur.length;
     else
       cur = {1, i, frame};
@@ -79,7 +68,7 @@ Result<LevelsGuess> guess_paging_levels(PhysicalMemory& mem, PhysAddr top, std::
                 top.value);
   g.levels = g.score5 > g.score4 ? 5 : 4;
   const Run& r = g.levels == 5 ? r5 : r4;
-  g.image_va = 0xffffffff80000000ull + std::uint64_t{r.first} * (2ull << 20);
+  g.image_va = kStartKernelMap + std::uint64_t{r.first} * kPageSize2M;
   g.image_pa = r.first_pa;
   return g;
 }

@@ -2,26 +2,83 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <stdexcept>
 
+#include "common/json.hpp"
 #include "common/parse.hpp"
 
 namespace tlpstub::stub {
 
 MonitorRegistry::MonitorRegistry() {
+  // The listing is byte-for-byte what gdb sessions recorded (tests/stub/transcript_test.cpp);
+  // `help help` tells of `help CMD` and --json.
   add({"help", "help", "list monitor commands",
-       [this](const std::vector<std::string_view>&, const OutputFn& out) -> Result<void> {
-         out(help_text());
+       [this](const MonitorArgs& a, const OutputFn& out) -> Result<void> {
+         if (a.words.empty() && a.json) {
+           std::string s = "[";
+           for (const MonitorCommand& c : commands_)
+             s += fmt::format("{}{{\"name\":{},\"usage\":{},\"help\":{}}}",
+                              s.size() > 1 ? "," : "", json_quote(c.name),
+                              json_quote(c.usage), json_quote(c.help));
+           out(s + "]\n");
+           return {};
+         }
+         if (a.words.empty()) {
+           out(help_text());
+           return {};
+         }
+         auto h = help_text(a.words[0]);
+         if (!h) return std::unexpected(h.error());
+         out(*h);
          return {};
-       }});
+       },
+       0, 1});
 }
 
 void MonitorRegistry::add(MonitorCommand cmd) {
+  if (find(cmd.name))
+    throw std::logic_error(fmt::format("monitor command '{}' registered twice", cmd.name));
+  commands_.push_back(std::move(cmd));
+}
+
+void MonitorRegistry::provide(std::string need, Check check) {
+  needs_[std::move(need)] = std::move(check);
+}
+
+const MonitorCommand* MonitorRegistry::find(std::string_view name) const {
   auto it = std::find_if(commands_.begin(), commands_.end(),
-                         [&](const MonitorCommand& c) { return c.name == cmd.name; });
-  if (it != commands_.end())
-    *it = std::move(cmd);
-  else
-    commands_.push_back(std::move(cmd));
+                         [&](const MonitorCommand& c) { return c.name == name; });
+  return it == commands_.end() ? nullptr : &*it;
+}
+
+Result<MonitorArgs> MonitorRegistry::parse(const MonitorCommand& c,
+                                           std::vector<std::string_view> words) const {
+  MonitorArgs a;
+  auto usage = [&] {
+    return fail(Errc::invalid_argument, fmt::format("usage: monitor {}", c.usage));
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string_view w = words[i];
+    if (w == "--json") {
+      a.json = true;
+    } else if (w == "-n" && c.takes_count) {
+      if (i + 1 == words.size()) return usage();
+      auto n = parse_u64(words[++i], 0);
+      if (!n)
+        return fail(Errc::invalid_argument, fmt::format("{}: -n takes a number, not '{}'",
+                                                        c.name, words[i]));
+      a.count = *n;
+    } else if (w.starts_with("--")) {
+      return fail(Errc::invalid_argument,
+                  fmt::format("{}: unknown option '{}'; try 'monitor help {}'", c.name, w,
+                              c.name));
+    } else {
+      a.words.push_back(w);
+    }
+  }
+  if (a.words.size() < c.min_words || a.words.size() > c.max_words) return usage();
+  if (c.takes_pattern && !a.words.empty()) a.pattern = a.words[0];
+  return a;
 }
 
 Result<void> MonitorRegistry::run(std::string_view line, const OutputFn& out) const {
@@ -32,13 +89,21 @@ Result<void> MonitorRegistry::run(std::string_view line, const OutputFn& out) co
     out(help_text());
     return {};
   }
-  for (const MonitorCommand& c : commands_)
-    if (c.name == words[0]) {
-      words.erase(words.begin());
-      return c.run(words, out);
-    }
-  return fail(Errc::invalid_argument,
-              fmt::format("unknown monitor command '{}'; try 'monitor help'", words[0]));
+  const MonitorCommand* c = find(words[0]);
+  if (!c)
+    return fail(Errc::invalid_argument,
+                fmt::format("unknown monitor command '{}'; try 'monitor help'", words[0]));
+  words.erase(words.begin());
+  auto args = parse(*c, std::move(words));
+  if (!args) return std::unexpected(args.error());
+  if (!c->needs.empty()) {
+    auto it = needs_.find(c->needs);
+    if (it == needs_.end())
+      throw std::logic_error(fmt::format("monitor command '{}' needs '{}', which nothing provides",
+                                         c->name, c->needs));
+    if (auto missing = it->second()) return std::unexpected(std::move(*missing));
+  }
+  return c->run(*args, out);
 }
 
 std::string MonitorRegistry::help_text() const {
@@ -47,6 +112,19 @@ std::string MonitorRegistry::help_text() const {
   std::string out;
   for (const MonitorCommand& c : commands_)
     out += fmt::format("{:<{}}  {}\n", c.usage, width, c.help);
+  return out;
+}
+
+Result<std::string> MonitorRegistry::help_text(std::string_view name) const {
+  const MonitorCommand* c = find(name);
+  if (!c)
+    return fail(Errc::invalid_argument,
+                fmt::format("unknown monitor command '{}'; try 'monitor help'", name));
+  std::string out = fmt::format("monitor {}\n  {}\n", c->usage, c->help);
+  if (c->name == "help") out += "  help CMD  describes one command\n";
+  if (c->takes_count) out += "  -n N    at most N results\n";
+  out += "  --json  the result as JSON, for scripts\n";
+  if (!c->needs.empty()) out += fmt::format("  needs {}\n", c->needs);
   return out;
 }
 

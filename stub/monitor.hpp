@@ -1,8 +1,16 @@
 // The qRcmd ("monitor ...") framework: commands are registered together with their help text;
 // output streams to gdb as `O` packets while a command runs.
+//
+// The registry does what every command would otherwise repeat: it splits the line, parses the
+// common flags (`--json`, `-n N`, a pattern), checks the number of arguments against the
+// command's usage, checks what the command needs (e.g. a discovered kernel) and prints the one
+// shared message when that is missing, and answers `help [CMD]`.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,27 +20,57 @@
 
 namespace tlpstub::stub {
 
+// A command line after the common flags were taken out.
+struct MonitorArgs {
+  std::vector<std::string_view> words;    // positional arguments, in order
+  bool json = false;                      // --json: one JSON object per result row
+  std::optional<std::uint64_t> count;     // -n N (only for commands with takes_count)
+  std::optional<std::string_view> pattern;  // the first word, for commands with takes_pattern
+};
+
 struct MonitorCommand {
+  using RunFn = std::function<Result<void>(const MonitorArgs& args, const OutputFn& out)>;
+  MonitorCommand(std::string name_, std::string usage_, std::string help_, RunFn run_,
+                 std::size_t min_words_ = 0, std::size_t max_words_ = 0)
+      : name(std::move(name_)), usage(std::move(usage_)), help(std::move(help_)),
+        run(std::move(run_)), min_words(min_words_), max_words(max_words_) {}
+
   std::string name;   // first word
   std::string usage;  // "v2p ADDR"
   std::string help;   // one line
-  std::function<Result<void>(const std::vector<std::string_view>& args, const OutputFn& out)>
-      run;
+  RunFn run;
+  std::size_t min_words = 0, max_words = 0;  // positional arguments accepted
+  bool takes_count = false;                  // -n N
+  bool takes_pattern = false;                // first word is a pattern
+  // A requirement the target provides (MonitorRegistry::provide), checked before run; empty:
+  // none.
+  std::string needs;
 };
 
 class MonitorRegistry {
  public:
-  // Registers `help` itself on construction.
+  using Check = std::function<std::optional<Error>()>;
+
+  // Registers `help [CMD]` itself on construction.
   MonitorRegistry();
+  // Two commands with one name are a programming error: std::logic_error.
   void add(MonitorCommand cmd);
-  // Splits the line on blanks and runs the named command; unknown names are an error that
-  // points at `monitor help`.
+  // Declares requirement `need`: `check` says why it is not met (nullopt: met).
+  void provide(std::string need, Check check);
+  // Splits the line on blanks and runs the named command; unknown names, bad flags and a wrong
+  // number of arguments are errors that name the usage.
   Result<void> run(std::string_view line, const OutputFn& out) const;
   // "usage  - help" lines, aligned.
   std::string help_text() const;
+  // `help CMD`: usage, help line, flags and needs of one command.
+  Result<std::string> help_text(std::string_view name) const;
 
  private:
+  const MonitorCommand* find(std::string_view name) const;
+  Result<MonitorArgs> parse(const MonitorCommand& c, std::vector<std::string_view> words) const;
+
   std::vector<MonitorCommand> commands_;
+  std::map<std::string, Check, std::less<>> needs_;
 };
 
 }  // namespace tlpstub::stub

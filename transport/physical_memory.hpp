@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/address.hpp"
+#include "common/bytes.hpp"
 #include "common/deadline.hpp"
 #include "common/error.hpp"
 
@@ -59,9 +60,7 @@ class PhysicalMemory {
   Result<std::uint64_t> read_u64(PhysAddr addr) {
     std::uint8_t b[8];
     if (auto st = read_one(addr, b); !st) return std::unexpected(st.error());
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = v << 8 | b[i];
-    return v;
+    return load_le64(b);
   }
 
  protected:

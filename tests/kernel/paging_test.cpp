@@ -87,16 +87,23 @@ TEST(Paging, EntryProblems) {
   EXPECT_FALSE(entry_problem(bits::NX | 0x1000 | bits::P, 4));
 }
 
-TEST(Paging, DescribeEntry) {
-  EXPECT_EQ(describe_entry(0x80000000012340e7, 1),
-            "0x80000000012340e7  P RW US A D PAT NX frame 0x1234000");
-  EXPECT_EQ(describe_entry(0x00000000012000e3, 2), "0x12000e3  P RW A D PS 2M frame 0x1200000");
-  EXPECT_EQ(describe_entry(0x0000000040001183, 3),
-            "0x40001183  P RW PS 1G PAT G frame 0x40000000");
-  EXPECT_EQ(describe_entry(0x0000800000002067, 4, 1ull << 47),
-            "0x800000002067  P RW US A D SME frame 0x2000");
-  EXPECT_EQ(describe_entry(0, 2), "0x0  not present");
-  EXPECT_EQ(describe_entry(0x1234000, 1), "0x1234000  not present");
+// The same entries as text are checked in tests/app/commands/v2p_test.cpp.
+TEST(Paging, ViewEntry) {
+  using V = std::vector<std::string_view>;
+  EntryView pte = view_entry(0x80000000012340e7, 1);
+  EXPECT_TRUE(pte.present);
+  EXPECT_EQ(pte.flags, (V{"P", "RW", "US", "A", "D", "PAT", "NX"}));
+  EXPECT_EQ(pte.frame, 0x1234000u);
+  EXPECT_EQ(view_entry(0x00000000012000e3, 2).flags, (V{"P", "RW", "A", "D", "PS 2M"}));
+  EXPECT_EQ(view_entry(0x00000000012000e3, 2).frame, 0x1200000u);
+  EXPECT_EQ(view_entry(0x0000000040001183, 3).flags, (V{"P", "RW", "PS 1G", "PAT", "G"}));
+  EXPECT_EQ(view_entry(0x0000000040001183, 3).frame, 0x40000000u);
+  EntryView sme = view_entry(0x0000800000002067, 4, 1ull << 47);
+  EXPECT_TRUE(sme.sme);
+  EXPECT_EQ(sme.frame, 0x2000u);
+  EXPECT_FALSE(view_entry(0, 2).present);
+  EXPECT_FALSE(view_entry(0x1234000, 1).present);
+  EXPECT_TRUE(view_entry(0x1234000, 1).flags.empty());
 }
 
 TEST(Paging, Names) {

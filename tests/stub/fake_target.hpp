@@ -51,26 +51,28 @@ class FakeTarget : public Target {
 
     monitor_.add(
         {"echo", "echo WORDS", "print the words",
-         [](const std::vector<std::string_view>& args, const OutputFn& out) -> Result<void> {
+         [](const MonitorArgs& args, const OutputFn& out) -> Result<void> {
            std::string s;
-           for (auto a : args) s += std::string(a) + " ";
+           for (auto a : args.words) s += std::string(a) + " ";
            out(s + "\n");
            return {};
-         }});
+         },
+         0, 16});
     monitor_.add({"fail", "fail", "always fails",
-                  [](const std::vector<std::string_view>&, const OutputFn& out) -> Result<void> {
+                  [](const MonitorArgs&, const OutputFn& out) -> Result<void> {
                     out("partial output\n");
                     return fail(Errc::invalid_argument, "fail was asked to fail");
                   }});
     monitor_.add(
         {"big", "big N", "print N bytes of text",
-         [](const std::vector<std::string_view>& args, const OutputFn& out) -> Result<void> {
-           std::size_t n = args.empty() ? 100 : std::stoul(std::string(args[0]));
+         [](const MonitorArgs& args, const OutputFn& out) -> Result<void> {
+           std::size_t n = args.words.empty() ? 100 : std::stoul(std::string(args.words[0]));
            std::string s;
            for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('a' + i % 26);
            out(s);
            return {};
-         }});
+         },
+         0, 1});
   }
 
   std::array<std::uint8_t, kPageSize>& add_page(std::uint64_t addr) {

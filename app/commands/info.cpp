@@ -1,0 +1,136 @@
+// monitor info: what discovery found (kernel, KASLR, page table, region bases), where, by
+// which method, how it was confirmed, what it cost, and the gdb command that loads a vmlinux
+// at the right addresses. The text lines are scraped by qemu-test and gdbinit: keep them.
+#include <fmt/format.h>
+
+#include "app/commands/commands.hpp"
+
+namespace tlpstub::app::commands {
+
+namespace {
+
+struct InfoRow {
+  std::string memory;
+  std::optional<SpaceConfig> space;
+  bool space_is_override = false;
+  DiscoveryStatus discovery;
+};
+
+std::string_view state_name(DiscoveryState s) {
+  switch (s) {
+    case DiscoveryState::not_run: return "not_run";
+    case DiscoveryState::running: return "running";
+    case DiscoveryState::done: return "done";
+    case DiscoveryState::failed: return "failed";
+  }
+  return "?";
+}
+
+std::string to_text(const InfoRow& r) {
+  std::string s = fmt::format("memory: {}\n", r.memory);
+  auto out = std::back_inserter(s);
+  if (r.space)
+    fmt::format_to(out, "page table: {:#x} ({}-level) from {}{}\n", r.space->top.value,
+                   r.space->levels, r.space->source, r.space_is_override ? " (this session)" : "");
+  const DiscoveryStatus& st = r.discovery;
+  switch (st.state) {
+    case DiscoveryState::not_run: return s + "discovery: not run (--cr3 given)\n";
+    case DiscoveryState::running: return s + "discovery: running: " + st.message + "\n";
+    case DiscoveryState::failed: return s + "discovery: failed: " + st.message + "\n";
+    case DiscoveryState::done: break;
+  }
+  const kernel::KernelImage& k = *st.image;
+  fmt::format_to(out, "kernel: {}\n", k.release);
+  fmt::format_to(out, "  banner: {}\n", k.banner);
+  if (!k.build_id.empty()) fmt::format_to(out, "  build id: {}\n", k.build_id);
+  fmt::format_to(out, "  found by: {} in {:.3f} s, {} reads, {} bytes\n", k.method,
+                 k.cost.seconds, k.cost.reads, k.cost.bytes);
+  fmt::format_to(out, "  _text {:#x}, KASLR slide {:#x}, phys_base {:#x}\n", k.text_va,
+                 k.kaslr_slide, k.phys_base);
+  fmt::format_to(out, "  linux_banner {:#x} (physical {:#x})\n", k.banner_va, k.banner_pa);
+  fmt::format_to(out, "  init_top_pgt {:#x} (physical {:#x}), {}-level paging{}\n", k.top_va,
+                 k.top.value, k.levels,
+                 k.sme_mask ? fmt::format(", SME mask {:#x}", k.sme_mask) : std::string());
+  auto opt = [](std::uint64_t v) { return v ? fmt::format("{:#x}", v) : std::string("unknown"); };
+  fmt::format_to(out, "  page_offset_base {}, vmalloc_base {}, vmemmap_base {}\n",
+                 opt(k.page_offset_base), opt(k.vmalloc_base), opt(k.vmemmap_base));
+  if (k.vmcoreinfo_pa)
+    fmt::format_to(out, "  VMCOREINFO at physical {:#x} ({} entries)\n", k.vmcoreinfo_pa,
+                   k.vmcoreinfo.size());
+  for (const std::string& n : k.notes) fmt::format_to(out, "  - {}\n", n);
+  fmt::format_to(out,
+                 "symbols: qOffsets relocates only .text/.data/.bss of a vmlinux loaded "
+                 "before connecting;\n  load it instead with (after 'symbol-file' with no "
+                 "argument if gdb already has one):\n  {}\n",
+                 symbol_file_command(k));
+  return s;
+}
+
+void to_json(JsonWriter& j, const InfoRow& r) {
+  j.begin_object().field("memory", r.memory);
+  j.key("page_table");
+  if (r.space)
+    j.begin_object()
+        .hex_field("table", r.space->top.value)
+        .field("levels", r.space->levels)
+        .field("source", r.space->source)
+        .field("this_session", r.space_is_override)
+        .end_object();
+  else
+    j.null();
+  const DiscoveryStatus& st = r.discovery;
+  j.key("discovery").begin_object().field("state", state_name(st.state));
+  if (st.state != DiscoveryState::done) j.field("message", st.message);
+  j.end_object();
+  j.key("kernel");
+  if (st.state != DiscoveryState::done || !st.image) {
+    j.null().end_object();
+    return;
+  }
+  const kernel::KernelImage& k = *st.image;
+  auto known = [](std::uint64_t v) { return v ? std::optional(v) : std::nullopt; };
+  j.begin_object()
+      .field("release", k.release)
+      .field("banner", k.banner)
+      .field("build_id", k.build_id)
+      .field("method", k.method)
+      .field("seconds", k.cost.seconds)
+      .field("reads", k.cost.reads)
+      .field("bytes", k.cost.bytes)
+      .hex_field("text", k.text_va)
+      .hex_field("kaslr_slide", k.kaslr_slide)
+      .hex_field("phys_base", k.phys_base)
+      .hex_field("linux_banner", k.banner_va)
+      .hex_field("linux_banner_phys", k.banner_pa)
+      .hex_field("init_top_pgt", k.top_va)
+      .hex_field("init_top_pgt_phys", k.top.value)
+      .field("levels", k.levels)
+      .hex_field("sme_mask", k.sme_mask)
+      .hex_field("page_offset_base", known(k.page_offset_base))
+      .hex_field("vmalloc_base", known(k.vmalloc_base))
+      .hex_field("vmemmap_base", known(k.vmemmap_base))
+      .hex_field("vmcoreinfo_phys", known(k.vmcoreinfo_pa))
+      .field("vmcoreinfo_entries", k.vmcoreinfo.size());
+  j.key("notes").begin_array();
+  for (const std::string& n : k.notes) j.value(n);
+  j.end_array();
+  j.field("symbol_file_command", symbol_file_command(k)).end_object();
+  j.end_object();
+}
+
+}  // namespace
+
+stub::MonitorCommand info_command(SessionState& s) {
+  return {"info", "info",
+          "what discovery found (kernel, KASLR, page table), where, how, and its cost",
+          [&s](const stub::MonitorArgs& a, const stub::OutputFn& out) {
+            const Snapshot& snap = s.snapshot();
+            emit(a,
+                 InfoRow{s.context().memory().info().name, snap.space, snap.space_is_override,
+                         snap.discovery},
+                 out);
+            return Result<void>{};
+          }};
+}
+
+}  // namespace tlpstub::app::commands

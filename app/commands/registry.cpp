@@ -1,0 +1,23 @@
+#include "app/commands/commands.hpp"
+
+namespace tlpstub::app::commands {
+
+void register_all(stub::MonitorRegistry& r, SessionState& s) {
+  r.add(phys_command(s));
+  r.add(v2p_command(s));
+  r.add(cr3_command(s));
+  r.add(info_command(s));
+  r.add(version_command(s));
+  r.add(stats_command(s));
+  // One message per missing requirement, whichever command needed it.
+  r.provide(std::string(kNeedsSpace), [&s]() -> std::optional<Error> {
+    if (s.snapshot().space) return std::nullopt;
+    return s.no_space_error(0);
+  });
+  r.provide(std::string(kNeedsKernel), [&s]() -> std::optional<Error> {
+    if (s.snapshot().discovery.image) return std::nullopt;
+    return s.no_space_error(0);
+  });
+}
+
+}  // namespace tlpstub::app::commands

@@ -1,0 +1,92 @@
+#include "app/session_state.hpp"
+
+namespace tlpstub::app {
+
+namespace {
+
+// One pseudo-thread for the kernel until tasks are listed (next issue).
+std::vector<stub::ThreadInfo> kernel_thread(SessionState& s) {
+  return {{1, "kernel", s.phys_mode() ? "physical memory" : "kernel address space"}};
+}
+
+}  // namespace
+
+SessionState::SessionState(TargetContext& ctx)
+    : ctx_(ctx), mem_(ctx.memory()), lister_(kernel_thread) {}
+
+void SessionState::begin_request(Deadline deadline) {
+  ++request_;
+  snapshot_.reset();
+  threads_.reset();
+  // The target is live: page tables read for an earlier request may have changed.
+  if (walker_) walker_->new_epoch();
+  // Every read of this request (page walks included) stops at the reply's deadline.
+  mem_.set_deadline(deadline);
+}
+
+// A request that arrives while start-up discovery runs (gdb connects at once) waits for it,
+// once, until its own deadline (under gdb's 2 s `remotetimeout`): discovery usually takes
+// well under a second, and then the first `x` after `target remote` just works.
+const Snapshot& SessionState::snapshot() {
+  if (snapshot_) return *snapshot_;
+  Snapshot s;
+  s.request = request_;
+  s.discovery = ctx_.discovery();
+  if (override_) {
+    s.space = override_;
+    s.space_is_override = true;
+  } else {
+    s.space = ctx_.kernel_space();
+    if (!s.space && s.discovery.state == DiscoveryState::running) {
+      s.discovery = ctx_.wait_for_discovery(mem_.deadline());
+      s.space = ctx_.kernel_space();
+    }
+  }
+  snapshot_ = std::move(s);
+  return *snapshot_;
+}
+
+void SessionState::refresh() {
+  snapshot_.reset();
+  threads_.reset();
+}
+
+void SessionState::set_space_override(std::optional<SpaceConfig> sc) {
+  override_ = std::move(sc);
+  refresh();
+}
+
+const std::vector<stub::ThreadInfo>& SessionState::threads() {
+  if (!threads_) {
+    threads_ = lister_(*this);
+    ++lists_built_;
+  }
+  return *threads_;
+}
+
+Error SessionState::no_space_error(std::uint64_t addr) {
+  const DiscoveryStatus& st = snapshot().discovery;
+  switch (st.state) {
+    case DiscoveryState::running:
+      return {Errc::busy,
+              "kernel discovery is still running (" + st.message + "); try again shortly", addr};
+    case DiscoveryState::failed:
+      return {Errc::not_found,
+              "kernel discovery failed: " + st.message +
+                  "; physical reads work with 'monitor phys on', or give 'monitor cr3 VALUE'",
+              addr};
+    default:
+      return {Errc::not_found,
+              "no kernel page table known: 'monitor cr3 discover', 'monitor cr3 VALUE', or "
+              "'monitor phys on' for physical reads",
+              addr};
+  }
+}
+
+kernel::PageWalker& SessionState::walker_for(const SpaceConfig& sc) {
+  if (!walker_ || walker_->levels() != sc.levels || walker_->sme_mask() != sc.sme_mask)
+    walker_ = std::make_unique<kernel::PageWalker>(mem_, sc.levels, sc.sme_mask);
+  return *walker_;
+}
+
+}  // namespace tlpstub::app
