@@ -78,10 +78,14 @@ Result<stub::RegisterSet> KernelTarget::registers(std::int64_t thread_id) {
   // attach to a thread whose PC is unavailable ("PC register is not available"), so the
   // kernel pseudo-thread reports the start of the kernel image (_text) as its PC: a real
   // address gdb can show and disassemble, never presented as a CPU's instruction pointer
-  // (README, "What gdb sees"). Where the image is not known, rip is unavailable, never 0.
+  // (README, "What gdb sees"). Where no image is known, rip would best be unavailable, but
+  // then gdb 13 drops the connection at `target remote` ("PC register is not available"),
+  // and the user could not even reach `monitor phys on` or `monitor cr3`: so rip is 0 there,
+  // a placeholder that `monitor info` and the attach message explain
+  // (tests/app/no_kernel_gdb_test.sh attaches stock gdb to memory with no kernel in it).
   stub::RegisterSet regs;
   const auto& sc = state_.snapshot().space;
-  if (sc && sc->image_va) regs.set(stub::Reg::rip, sc->image_va);
+  regs.set(stub::Reg::rip, sc && sc->image_va ? sc->image_va : 0);
   if (sc) regs.set(stub::Reg::cr3, sc->raw_cr3);
   return regs;
 }

@@ -11,7 +11,7 @@
 #  (b) 1 MiB at init_task equals the same read through QEMU's gdbstub (VM paused)
 #  (c) `monitor phys on` + x/16xb PHYS equals the RAM file
 #  (d) writes, continue, stepi, breakpoints give errors; the session stays usable
-#  (e) 4 concurrent gdb clients dumping 1 MiB all equal the reference
+#  (e) N concurrent gdb clients (--clients, default 4) dumping 1 MiB all equal the reference
 #  (f) random bytes and malformed packets, then gdb still works
 # Exit 77 (CTest SKIP_RETURN_CODE) when the tlpstub binary does not exist (a failure under
 # CI=true).
@@ -19,12 +19,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-tlpstub= cr3_source=qemu rest=() tlpsim= sim_args=
+tlpstub= cr3_source=qemu rest=() tlpsim= sim_args= clients=4
 while (($#)); do
   case "$1" in
     --tlpstub) tlpstub=$2; shift 2 ;;
     --nettlp) tlpsim=$2; shift 2 ;;
     --sim-args) sim_args=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
     --cr3-source) cr3_source=$2; shift 2 ;;
     *) rest+=("$1"); shift ;;
   esac
@@ -92,18 +93,23 @@ else
   fail "(b) 1 MiB at init_task differs: $(cmp "$tmp/it.tlpstub" "$tmp/it.ref" 2>&1 | head -n1)"; echo "$out" | tail -n 5
 fi
 
-# ---- (e) 4 concurrent clients, still paused -----------------------------------
+# ---- (e) N concurrent clients, still paused -----------------------------------
+# Issue 7's defect: with 16 clients on a lossy link a request waited past gdb's 2 s timeout,
+# and the reply to it answered gdb's next `m`: dumps differed with no error anywhere.
 pids=()
-for i in 1 2 3 4; do
+for i in $(seq 1 "$clients"); do
   tgdb "dump binary memory $tmp/it.c$i $init_task $it_end" >"$tmp/c$i.log" 2>&1 &
   pids+=($!)
 done
 bad=
-for i in 1 2 3 4; do
+for i in $(seq 1 "$clients"); do
   wait "${pids[$((i-1))]}" || true
   [[ -f $tmp/it.c$i ]] && cmp -s "$tmp/it.c$i" "$tmp/it.ref" || bad+=" $i"
+  # A reply later than gdb's remotetimeout shows as this, even when the bytes come out right.
+  grep -q "Ignoring packet error" "$tmp/c$i.log" && bad+=" $i(late reply)"
 done
-[[ -z $bad ]] && pass "(e) 4 concurrent 1 MiB dumps == reference" ||
+tgdb "monitor stats" 2>&1 | grep -E "deadline misses|^retries" | sed 's/^/  stats: /' || true
+[[ -z $bad ]] && pass "(e) $clients concurrent 1 MiB dumps == reference" ||
   { fail "(e) concurrent clients differ:$bad"; tail -n 3 "$tmp"/c*.log; }
 
 # ---- (c) physical reads vs the RAM file, still paused ---------------------------
