@@ -5,7 +5,10 @@
 # guest's direct map (kernel virtual addresses, so every page goes through the software walk)
 #   1. through tlpstub with its default PacketSize,
 #   2. through tlpstub with --packet-size 4096 (QEMU 7.2's PacketSize),
-#   3. through QEMU's own gdbstub on the same guest.
+#   3. through QEMU's own gdbstub on the same guest,
+#   4. the ceiling: the same gdb against tlpstub's RSP server serving the bytes of (1) from a
+#      buffer (bench/rsp_ceiling_server: no walk, no transport), i.e. what gdb 13's hex `m`
+#      path allows here.
 # The guest is paused during the runs, so all three read the same bytes (checked).
 # Prints the median time of each and the ratios against (2) and (3), measured in this run.
 set -euo pipefail
@@ -68,13 +71,37 @@ run_qemu() {
   guest_pause
 }
 
+run_ceiling() {
+  local port pid log=$tmp/ceiling.log
+  "$build/bench/rsp_ceiling_server" --packet-size 0x20000 --file "$tmp/out-0x20000.bin" \
+    --base "$start" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log")
+    [[ -n $port ]] && break
+    sleep 0.05
+  done
+  [[ -n $port ]] || guest_die "rsp_ceiling_server did not start: $(cat "$log")"
+  for ((i = 0; i < runs; i++)); do
+    local t0 t1
+    t0=$(date +%s.%N)
+    gdb -batch -nx -ex "target remote 127.0.0.1:$port" \
+      -ex "dump binary memory $tmp/out-ceiling.bin $start $end" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    calc "$t1 - $t0"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
 calc() { awk "BEGIN { printf \"%.6f\\n\", $1 }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 big=$(run_tlpstub 0x20000 | median)
 small=$(run_tlpstub 4096 | median)
 qemu=$(run_qemu | median)
-for f in 4096 qemu; do
+[[ -x $build/bench/rsp_ceiling_server ]] || guest_die "build bench/rsp_ceiling_server first"
+ceiling=$(run_ceiling | median)
+for f in 4096 qemu ceiling; do
   cmp -s "$tmp/out-0x20000.bin" "$tmp/out-$f.bin" || guest_die "read through $f differs"
 done
 mbps() { calc "$mib / $1"; }
@@ -83,5 +110,9 @@ printf 'gdb dump of %d MiB of kernel virtual memory (%s, -cpu %s), median of %d 
 printf '  tlpstub PacketSize 0x20000: %6.3f s  %7.1f MiB/s\n' "$big" "$(mbps "$big")"
 printf '  tlpstub PacketSize 0x1000:  %6.3f s  %7.1f MiB/s\n' "$small" "$(mbps "$small")"
 printf '  QEMU 7.2 gdbstub:           %6.3f s  %7.1f MiB/s\n' "$qemu" "$(mbps "$qemu")"
+printf '  ceiling (same bytes from a buffer, no walk, no transport): %6.3f s  %7.1f MiB/s\n' \
+  "$ceiling" "$(mbps "$ceiling")"
+printf '  tlpstub at PacketSize 0x20000 reaches %.0f%% of the ceiling\n' \
+  "$(calc "100 * $ceiling / $big")"
 printf '  ratio large/4 KiB PacketSize: %.1fx; tlpstub/QEMU gdbstub: %.1fx\n' \
   "$(calc "$small / $big")" "$(calc "$qemu / $big")"
