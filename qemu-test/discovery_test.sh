@@ -120,24 +120,22 @@ check_stub() {
       fail "$label: first x/s right after start: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
   fi
   wait_discovery "$label" || return 0
-  out=$(tgdb ==I== "monitor info" ==V== "monitor version" ==X== "x/s $banner" \
+  out=$(tgdb ==I== "monitor info --json" ==V== "monitor version" ==X== "x/s $banner" \
              ==Q== "maint packet qOffsets" ==END== || true)
   echo "$out" >"$tmp/$label.gdb.log"
   info=$(harness seg I <<<"$out") ver=$(harness seg V <<<"$out")
   xs=$(harness seg X <<<"$out") qoff=$(harness seg Q <<<"$out")
-  if [[ $info != *"kernel: "* ]]; then
-    fail "$label: monitor info shows no kernel:"; sed 's/^/    /' <<<"$info"; return 0
+  local m rel t s tv tp lv p sym fields secs reads
+  # `monitor info --json`: the fields by name, no text scraping.
+  if ! fields=$(harness json discovery.state kernel.method kernel.seconds kernel.reads \
+                  kernel.release kernel.text kernel.kaslr_slide kernel.init_top_pgt \
+                  kernel.init_top_pgt_phys kernel.levels kernel.page_offset_base \
+                  kernel.symbol_file_command <<<"$info" 2>&1) || [[ ${fields%%$'\n'*} != done ]]; then
+    fail "$label: monitor info --json shows no kernel:"; sed 's/^/    /' <<<"$info$fields"; return 0
   fi
-  local m rel t s tv tp lv p sym
-  m=$(sed -n 's/^ *found by: \([a-z]*\) in \([0-9.]*\) s, \([0-9]*\) reads.*/\1 \2 \3/p' <<<"$info")
-  rel=$(sed -n 's/^kernel: //p' <<<"$info")
-  t=$(sed -n 's/^ *_text \(0x[0-9a-f]*\), KASLR slide \(0x[0-9a-f]*\),.*/\1/p' <<<"$info")
-  s=$(sed -n 's/^ *_text \(0x[0-9a-f]*\), KASLR slide \(0x[0-9a-f]*\),.*/\2/p' <<<"$info")
-  tv=$(sed -n 's/^ *init_top_pgt \(0x[0-9a-f]*\) (physical \(0x[0-9a-f]*\)), \([45]\)-level.*/\1/p' <<<"$info")
-  tp=$(sed -n 's/^ *init_top_pgt \(0x[0-9a-f]*\) (physical \(0x[0-9a-f]*\)), \([45]\)-level.*/\2/p' <<<"$info")
-  lv=$(sed -n 's/^ *init_top_pgt \(0x[0-9a-f]*\) (physical \(0x[0-9a-f]*\)), \([45]\)-level.*/\3/p' <<<"$info")
-  p=$(sed -n 's/^ *page_offset_base \([0-9a-fx]*\),.*/\1/p' <<<"$info")
-  sym=$(grep -m1 'add-symbol-file' <<<"$info" | sed 's/^ *//')
+  { read -r _; read -r m; read -r secs; read -r reads; read -r rel; read -r t; read -r s; read -r tv
+    read -r tp; read -r lv; read -r p; read -r sym; } <<<"$fields"
+  m="$m $secs $reads"
   [[ ${m%% *} == "$want_method" ]] && pass "$label: found by $(awk '{print $1 " in " $2 " s, " $3 " reads"}' <<<"$m")" ||
     { fail "$label: found by '${m%% *}', want $want_method (the guest's VMCOREINFO text is at phys $(hex "$vid - $pob"))"
       grep -i 'vmcoreinfo' <<<"$info" | sed 's/^ */    /'; }

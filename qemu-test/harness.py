@@ -24,6 +24,7 @@ message on stderr when the answer is not there):
   harness.py seg NAME < GDB_OUTPUT           the lines after marker NAME, up to the next marker
   harness.py xbytes ADDR < GDB_OUTPUT        the bytes `x/16xb ADDR` printed, "0x.. 0x.."
 """
+import json
 import os
 import re
 import subprocess
@@ -235,6 +236,20 @@ class Checks:
         return 0 if self.failed == 0 and self.passed > 0 else 1
 
 
+def json_fields(text, paths):
+    """The values at dotted paths (`kernel.text`) of the first JSON object in gdb's output
+    (a monitor command's --json), one per path; null as "null"."""
+    start = text.index("{")
+    obj, _ = json.JSONDecoder().raw_decode(text[start:])
+    vals = []
+    for p in paths:
+        v = obj
+        for k in p.split("."):
+            v = v[int(k)] if isinstance(v, list) else v[k]
+        vals.append("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
+    return vals
+
+
 # ---- CLI ---------------------------------------------------------------------------------
 
 def num(s):
@@ -287,6 +302,8 @@ def main(argv):
     if cmd == "seg" and len(a) == 1:
         print(seg(sys.stdin.read(), a[0]))
         return 0
+    if cmd == "json" and a:
+        return out(lambda: "\n".join(json_fields(sys.stdin.read(), a)))
     if cmd == "xbytes" and len(a) == 1:
         return out(xbytes(sys.stdin.read(), a[0]) or None, f"no x/xb output for {a[0]}")
     return fail(f"usage: {cmd} {' '.join(a)} (see harness.py --help)", 2)
