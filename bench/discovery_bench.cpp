@@ -2,17 +2,31 @@
 // kernel address space, for each path (VMCOREINFO, structural fallback), against the
 // reference method (read the whole RAM) on the same link in the same run.
 //
-//   discovery_bench --memory RAMFILE [--map SPEC] [--latency 12us] [--no-full-read]
+//   discovery_bench --memory RAMFILE [--map SPEC] [--latency 12us] [--loss P] [--runs N]
+//                   [--stats] [--progress] [--batches] [--notes] [--no-full-read]
 //
 // The RAM file is a QEMU guest's (bench/discovery_bench.sh boots 512 MiB and 3 GiB guests).
-// tlpsim runs in-process on 127.0.0.2; the client binds 127.0.0.1, as on a real two-host link.
+// tlpsim runs in-process on 127.A.B.2 and the client binds 127.A.B.1, as on a real two-host
+// link (A.B from the process id, so that benches and tests of others on this machine, which
+// bind the same ports, do not collide).
+// Every discovery run gets a new client (as a new tlpstub would: nothing learnt about the link
+// carries over); --loss drops that share of datagrams both ways; --stats prints the client's
+// counters (retries, timeouts, liveness probes, round-trip histogram) after each run, --progress
+// the time at which each discovery step began, --batches every batch it read, --notes what
+// discovery reports (monitor info).
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
+#include <unistd.h>
+#include <spdlog/spdlog.h>
 
 #include "kernel/discovery.hpp"
 #include "transport/memory_file.hpp"
@@ -27,6 +41,12 @@ namespace {
 struct Args {
   std::string memory, map;
   std::chrono::nanoseconds latency{12'000};
+  double loss = 0;
+  int runs = 1;
+  bool stats = false;
+  bool progress = false;
+  bool batches = false;
+  bool notes = false;
   bool full_read = true;
 };
 
@@ -42,6 +62,24 @@ bool parse(int argc, char** argv, Args& a) {
       auto v = val();
       if (!v) return false;
       a.latency = std::chrono::nanoseconds(static_cast<long>(std::strtod(v, nullptr) * 1000));
+    } else if (k == "--loss") {
+      auto v = val();
+      if (!v) return false;
+      a.loss = std::strtod(v, nullptr);
+      if (!(a.loss >= 0 && a.loss < 1)) return false;
+    } else if (k == "--runs") {
+      auto v = val();
+      if (!v) return false;
+      a.runs = std::atoi(v);
+      if (a.runs < 1 || a.runs > 100) return false;
+    } else if (k == "--stats") {
+      a.stats = true;
+    } else if (k == "--progress") {
+      a.progress = true;
+    } else if (k == "--batches") {
+      a.batches = true;
+    } else if (k == "--notes") {
+      a.notes = true;
     } else if (k == "--no-full-read") {
       a.full_read = false;
     } else {
@@ -54,6 +92,34 @@ bool parse(int argc, char** argv, Args& a) {
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// --batches: prints every batch discovery hands over (when, how long, how many ranges), to see
+// which dependent steps wait on the link.
+class BatchLog final : public PhysicalMemory {
+ public:
+  BatchLog(PhysicalMemory& inner, Clock::time_point t0) : inner_(inner), t0_(t0) {}
+  MemoryInfo info() const override { return inner_.info(); }
+
+ protected:
+  void do_read(std::span<const ReadRange> ranges, std::span<ReadStatus> results,
+               Deadline deadline) override {
+    const double start = seconds_since(t0_);
+    const auto t = Clock::now();
+    inner_.read(ranges, results, deadline);
+    std::uint64_t bytes = 0;
+    std::size_t failed = 0;
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      bytes += ranges[i].out.size();
+      failed += !results[i];
+    }
+    fmt::print("    batch at {:.4f} s: {:7.2f} ms  {:5} ranges  {:8} bytes  {} failed\n", start,
+               seconds_since(t) * 1000, ranges.size(), bytes, failed);
+  }
+
+ private:
+  PhysicalMemory& inner_;
+  Clock::time_point t0_;
+};
 
 // The reference method: read every backed byte, 64 KiB per batch of 512-byte reads.
 std::pair<double, std::uint64_t> read_everything(PhysicalMemory& mem,
@@ -78,10 +144,11 @@ std::pair<double, std::uint64_t> read_everything(PhysicalMemory& mem,
 }  // namespace
 
 int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);  // the client's statistics at exit go to --stats
   Args a;
   if (!parse(argc, argv, a)) {
     std::fprintf(stderr, "usage: discovery_bench --memory RAMFILE [--map SPEC] [--latency US] "
-                         "[--no-full-read]\n");
+                         "[--loss P] [--runs N] [--stats] [--progress] [--batches] [--notes] [--no-full-read]\n");
     return 2;
   }
   std::vector<MapEntry> map;
@@ -93,38 +160,62 @@ int main(int argc, char** argv) {
   auto file = MemoryFile::open(a.memory, map);
   if (!file) return std::fprintf(stderr, "%s\n", file.error().message.c_str()), 1;
   std::shared_ptr<const MemoryFile> shared(std::move(*file));
+  const unsigned pid = static_cast<unsigned>(getpid());
+  const std::string net = fmt::format("127.{}.{}.", 1 + pid % 250, 1 + pid / 250 % 250);
   TlpSimOptions so;
+  so.listen_ip = net + "2";
   so.latency = a.latency;
+  so.loss = a.loss;
   auto sim = TlpSim::open(shared, so);
   if (!sim) return std::fprintf(stderr, "tlpsim: %s\n", sim.error().message.c_str()), 1;
   (*sim)->start();
   NetTlpOptions no;  // RAM size unknown, as on real hardware
-  auto client = NetTlpClient::open(no);
-  if (!client) return std::fprintf(stderr, "client: %s\n", client.error().message.c_str()), 1;
+  no.adapter_ip = net + "2";
+  no.local_ip = net + "1";
+  auto new_client = [&]() -> std::unique_ptr<NetTlpClient> {
+    auto c = NetTlpClient::open(no);
+    if (!c) std::fprintf(stderr, "client: %s\n", c.error().message.c_str());
+    return c ? std::move(*c) : nullptr;
+  };
 
   std::uint64_t ram = 0;
   for (const MapEntry& e : shared->map()) ram += e.length;
-  fmt::print("RAM {} MiB, link latency {} us, RAM size not given to discovery\n", ram >> 20,
-             a.latency.count() / 1000.0);
+  fmt::print("RAM {} MiB, link latency {} us, loss {}, RAM size not given to discovery\n",
+             ram >> 20, a.latency.count() / 1000.0, a.loss);
   double best = 0;
   for (bool vmci : {true, false}) {
-    kernel::DiscoveryOptions opt;
-    opt.use_vmcoreinfo = vmci;
-    auto t0 = Clock::now();
-    auto img = kernel::discover(**client, opt);
-    double t = seconds_since(t0);
-    if (!img) {
-      fmt::print("  {:<22} FAILED: {}\n", vmci ? "VMCOREINFO path" : "structural fallback",
-                 img.error().message);
-      continue;
+    for (int run = 0; run < a.runs; ++run) {
+      auto client = new_client();  // a new tlpstub: nothing learnt about the link yet
+      if (!client) return 1;
+      kernel::DiscoveryOptions opt;
+      opt.use_vmcoreinfo = vmci;
+      auto t0 = Clock::now();
+      BatchLog logged(*client, t0);
+      PhysicalMemory& mem = a.batches ? static_cast<PhysicalMemory&>(logged) : *client;
+      auto img = kernel::discover(mem, opt, [&](std::string_view m) {
+        if (a.progress) fmt::print("    +{:.3f} s {}\n", seconds_since(t0), m);
+      });
+      double t = seconds_since(t0);
+      const char* name = vmci ? "VMCOREINFO path" : "structural fallback";
+      if (!img) {
+        fmt::print("  {:<22} FAILED: {}\n", name, img.error().message);
+        continue;
+      }
+      const TransportStats& st = client->stats();
+      fmt::print("  {:<22} {:7.3f} s  {:8.2f} MiB read  {:7} reads  {:4} batches  {:4} retries  {:3} timeouts"
+                 "  {:2} probes  -> {} ({}-level)\n",
+                 name, t, img->cost.bytes / 1048576.0, img->cost.reads, st.batches.load(), st.retries.load(),
+                 st.timeouts.load(), st.probes.load(), img->release, img->levels);
+      if (a.stats) fmt::print("{}", st.format());
+      if (a.notes)
+        for (const std::string& n : img->notes) fmt::print("    note: {}\n", n);
+      best = std::max(best, t);
     }
-    fmt::print("  {:<22} {:7.3f} s  {:8.2f} MiB read  {:7} reads  -> {} ({}-level)\n",
-               vmci ? "VMCOREINFO path" : "structural fallback", t,
-               img->cost.bytes / 1048576.0, img->cost.reads, img->release, img->levels);
-    best = std::max(best, t);
   }
   if (a.full_read) {
-    auto [t, bytes] = read_everything(**client, shared->map());
+    auto client = new_client();
+    if (!client) return 1;
+    auto [t, bytes] = read_everything(*client, shared->map());
     fmt::print("  {:<22} {:7.3f} s  {:8.2f} MiB read  (reference: dump all RAM)\n",
                "whole-RAM read", t, bytes / 1048576.0);
     if (best > 0) fmt::print("  slowest discovery path is {:.0f}x faster than the whole-RAM read\n", t / best);

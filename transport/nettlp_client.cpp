@@ -160,6 +160,9 @@ struct Timer {
 // waiting caller. A batch whose deadline passes is abandoned at once (its tags are held back
 // as after a timeout, since stragglers may still come) and its caller returns.
 struct NetTlpClient::Impl {
+  // Requests out at most for silence to count as their loss (see attempt_deadline()).
+  static constexpr unsigned kFewOutstanding = 16;
+
   NetTlpOptions opt;
   unsigned window = 0;
   std::unique_ptr<UdpPorts> ports;
@@ -180,9 +183,27 @@ struct NetTlpClient::Impl {
   std::uint64_t last_good_addr = 0;
   bool unstamped_seen = false;  // the adapter sent a completion with a zero NetTLP header
   Clock::time_point last_rx{};  // last datagram that answered one of our requests
-  // Adaptive timeout: a slow peer (an overloaded tlpsim) must not cause spurious retries.
+  // End of our last burst of sends: while sending, the client does not listen, so silence
+  // (and the wait for a completion) counts from here at the earliest.
+  Clock::time_point sent_burst_end{};
+  bool sending = false;  // sent something since sent_burst_end was last set
+
+  void end_send_burst() {
+    if (!sending) return;
+    sending = false;
+    sent_burst_end = Clock::now();
+  }
+  // Two adaptive waits (see retry_wait()). `timeout`: the longest an attempt waits, 4x the
+  // slowest recent round trip (a deep queue in an overloaded tlpsim must not cause retries),
+  // never below opt.timeout. quiet(): how long the link may stay silent while requests are
+  // out before they count as lost, 4x the slowest recent wait for the next completion, never
+  // below opt.min_timeout, but only on a link that lost datagrams lately.
   Clock::duration rtt_high{};
   Clock::duration timeout{};
+  Clock::duration gap_high{};
+  // Until then the link counts as lossy: a request needed a retry and was answered.
+  Clock::time_point lossy_until{};
+  static constexpr std::chrono::seconds kLossMemory{2};
 
   unsigned inflight = 0;  // active slots of all batches, the probe excluded
   enum class Probe { idle, wanted, active } probe = Probe::idle;
@@ -205,6 +226,61 @@ struct NetTlpClient::Impl {
     else
       rtt_high -= (rtt_high - rtt) / 64;
     timeout = std::clamp<Clock::duration>(4 * rtt_high, opt.timeout, max_timeout());
+  }
+
+  // A completion came `gap` after the later of the previous one and its request's send: how
+  // long the adapter keeps the link silent while it has work. A sample from a retried request
+  // (whose attempt it answers is unknown) is a lower bound, so it may only raise the estimate.
+  // Gaps count from the end of our own sends (we do not listen while sending).
+  void note_gap(Clock::duration gap, bool exact) {
+    if (gap > gap_high)
+      gap_high = gap;
+    else if (exact)
+      gap_high -= (gap_high - gap) / 64;
+  }
+
+  // A short silence says "lost" only where losses happen: on a clean link it is far more
+  // often a stall of the adapter (or of tlpsim on a loaded machine), and an early retry would
+  // only add requests. So the early retries start once a request has needed a retry and was
+  // then answered (a silent address never is), and stop kLossMemory after the last one.
+  Clock::duration quiet() const {
+    if (now >= lossy_until || gap_high == Clock::duration::zero()) return timeout;
+    return std::clamp<Clock::duration>(
+        4 * gap_high, std::min<Clock::duration>(opt.min_timeout, timeout), timeout);
+  }
+
+  // Attempt n (1-based) of a request counts as lost once the link has been silent for
+  // quiet() * 2^(n-1) since the later of its send and the last completion (a loss costs about a
+  // millisecond, not a whole timeout, and backing off keeps a slow adapter from being
+  // flooded), or at the latest after `timeout`, as a deep queue can keep it waiting while
+  // others are answered. The last attempt waits out the budget the old fixed timeouts gave:
+  // (retries + 1) timeouts from the first send. So a silent (unbacked) address and a dead
+  // adapter take as long to give up on as ever; only losses are retried sooner.
+  Clock::duration retry_wait(unsigned attempt) const {
+    const unsigned shift = std::min(attempt - 1, 20u);
+    return std::min<Clock::duration>(quiet() * (1 << shift), timeout);
+  }
+
+  Clock::time_point give_up_time(const Job& j) const {
+    return j.first_sent + static_cast<int>(opt.retries + 1) * timeout;
+  }
+
+  Clock::time_point silent_since(const Slot& s) const {
+    return std::max({last_rx, s.sent, sent_burst_end});
+  }
+
+  // When the current attempt of slot `s` counts as lost, as of now (a later check may move it:
+  // the timer is re-armed rather than fired while the link keeps answering). Silence with
+  // many requests out is a stall of the adapter (or of an overloaded tlpsim), not a loss of
+  // them all: then only the timeout counts, as it did before retries got faster.
+  Clock::time_point attempt_deadline(const Slot& s) const {
+    const Job& j = s.job;
+    if (j.attempts > opt.retries) return std::max(give_up_time(j), s.sent + retry_wait(j.attempts));
+    const Clock::duration w = retry_wait(j.attempts);
+    const Clock::time_point latest = s.sent + timeout;
+    const unsigned out = inflight + (probe == Probe::active ? 1 : 0);
+    if (out > kFewOutstanding) return std::min(std::max(silent_since(s), now) + w, latest);
+    return std::min(silent_since(s) + w, latest);
   }
 
   // Frees the tag of a finished or abandoned request. Stragglers are possible after a clean
@@ -266,7 +342,8 @@ struct NetTlpClient::Impl {
     if (trace_on())
       spdlog::trace("-> MRd tag {} {:#x}+{} attempt {}", tag, job.addr, job.len, job.attempts);
     TransportStats::add(stats.requests);
-    timers.push({now + timeout, tag, s.gen});
+    timers.push({attempt_deadline(s), tag, s.gen});
+    sending = true;
   }
 
   void start(std::uint16_t tag, const Job& job) {
@@ -333,6 +410,7 @@ struct NetTlpClient::Impl {
     auto o = s.assembly.accept(*c, {s.job.out, s.job.len});
     if (o.verdict == tlp::ReadAssembly::Verdict::rejected) return drop(tag, o.reason);
     if (fp) s.remember(fp);
+    note_gap(now - silent_since(s), s.job.attempts == 1);
     if (trace_on())
       spdlog::trace("<- Cpl{} tag {} status {} bc {} la {:#x} len {}", c->has_data ? "D" : "", tag,
                     static_cast<int>(c->status), c->byte_count, c->lower_address, c->data.size());
@@ -359,6 +437,7 @@ struct NetTlpClient::Impl {
       TransportStats::add(stats.bytes, j.len);
       stats.record_rtt(now - s.sent);
       if (j.attempts == 1) note_rtt(now - s.sent);  // Karn: only unambiguous samples
+      else lossy_until = now + kLossMemory;
       last_good_addr = j.addr & ~std::uint64_t{3};
       return;
     }
@@ -385,6 +464,11 @@ struct NetTlpClient::Impl {
       const Timer d = timers.top();
       timers.pop();
       Slot& s = slots[d.tag];
+      // The link answered others since: wait for silence (or the timeout) from there.
+      if (const Clock::time_point due = attempt_deadline(s); due > now) {
+        timers.push({due, d.tag, d.gen});
+        continue;
+      }
       const Job j = s.job;
       // Above a fault already found in its range, a silent MRd is not worth more attempts;
       // below it, it is: the range reports its lowest unreadable address.
@@ -507,6 +591,7 @@ struct NetTlpClient::Impl {
       now = Clock::now();
       expire_deadlines();
       fill();
+      end_send_burst();
       settle();
       if (self.done) break;
       const Clock::time_point until = wake_time();
@@ -515,6 +600,7 @@ struct NetTlpClient::Impl {
       lk.lock();
       receive_ready();
       check_timeouts();
+      end_send_burst();
     }
     if (active.empty() && probe != Probe::idle) {
       // A probe still out when the last batch ends is abandoned.
@@ -586,6 +672,7 @@ Result<NetTlpOptions> parse_nettlp_options(std::string_view spec, NetTlpOptions 
     else if (k == "window") { if ((n = num(256))) o.window = static_cast<unsigned>(*n); }
     else if (k == "mrrs") { if ((n = num(4096))) o.mrrs = static_cast<std::uint32_t>(*n); }
     else if (k == "timeout") { if ((n = num(600'000))) o.timeout = std::chrono::milliseconds(*n); }
+    else if (k == "min_timeout") { if ((n = num(600'000'000))) o.min_timeout = std::chrono::microseconds(*n); }
     else if (k == "retries") { if ((n = num(100))) o.retries = static_cast<unsigned>(*n); }
     else if (k == "hold") { if ((n = num(10'000'000))) o.tag_hold = std::chrono::microseconds(*n); }
     else if (k == "max") { if ((n = num(UINT64_MAX))) o.max_address = *n; }
@@ -604,6 +691,8 @@ Result<std::unique_ptr<NetTlpClient>> NetTlpClient::open(const NetTlpOptions& o)
     return fail(Errc::invalid_argument,
                 fmt::format("mrrs must be a power of two from 4 to 4096, not {}", o.mrrs));
   if (o.timeout.count() <= 0) return fail(Errc::invalid_argument, "timeout must be positive");
+  if (o.min_timeout.count() <= 0)
+    return fail(Errc::invalid_argument, "min_timeout must be positive");
   if (o.tag_hold.count() < 0) return fail(Errc::invalid_argument, "tag hold must not be negative");
   auto aip = parse_ipv4(o.adapter_ip);
   if (!aip) return std::unexpected(aip.error());

@@ -7,22 +7,25 @@
 //    Lower Address against the request, no byte twice) and dropped and counted when it does not
 //    fit; completions may arrive in any order;
 //  - a silent request is re-sent on the same tag (reads are idempotent, so a late completion
-//    of an earlier attempt carries the very bytes asked for); the timeout adapts to the
-//    observed round trips (never below `timeout`, at most 250 ms);
+//    of an earlier attempt carries the very bytes asked for) after the timeout, which adapts
+//    to the observed round trips (never below `timeout`, at most 250 ms); on a link that
+//    lost datagrams lately, already once the link has been silent for a while that adapts
+//    to how fast the adapter answers (never below `min_timeout`, doubling per attempt);
 //  - a completion names its request only by tag and (Lower Address + Byte Count) % 128 ==
 //    (address + length) % 128, its "signature". A tag is not given a request with the same
 //    signature as its previous one until stragglers cannot come: `tag_hold` after a clean
 //    finish, twice the timeout after retries or abandonment. Network duplicates are also
 //    recognized by their NetTLP header (the adapter's frame counter and clock), and a socket is
 //    drained right before its tag is reused;
-//  - after `retries` a range fails with Errc::timeout; UR/CA completions fail it with
-//    Errc::unsupported_request / Errc::completer_abort at the address concerned;
+//  - a range fails with Errc::timeout after `retries` further attempts and (retries + 1)
+//    timeouts from its first send, however soon the retries went out; UR/CA completions fail
+//    it with Errc::unsupported_request / Errc::completer_abort at the address concerned;
 //  - when nothing at all answers (a probe of the last address that did answer included), the
-//    batch fails fast with Errc::unreachable (after (retries + 1) * timeout plus the probe's
-//    last attempt, 0.25 s with the defaults), and later batches try again. With no address
-//    known to answer the probe reads physical 0.
+//    batch fails fast with Errc::unreachable (the probe starts when a request meets silence
+//    and is given up like any read: ~0.15 s with the defaults), and later batches try again.
+//    With no address known to answer the probe reads physical 0.
 // The client can only read: nothing in it builds a write TLP.
-// Thread-safe: concurrent read() calls are serialized, one batch at a time.
+// Thread-safe: concurrent read() calls run side by side and share the tags.
 #pragma once
 
 #include <chrono>
@@ -49,10 +52,16 @@ struct NetTlpOptions {
   unsigned tags = 256;     // 1..256; 16 for adapter firmware before March 2020
   unsigned window = 0;     // requests in flight at most; 0 = tags (1 = libtlp's one-at-a-time)
   std::uint32_t mrrs = 512;  // bytes per MRd, a power of two 4..4096 (PCIe MRRS: 128..4096)
-  // Per attempt; raised automatically to 4x the slowest recent round trip (at most 250 ms).
-  // 20 ms is ~1000 round trips of the real platform, and silent (unbacked) addresses cost
-  // (retries + 1) timeouts each.
+  // The longest an attempt waits; raised automatically to 4x the slowest recent round trip
+  // (at most 250 ms). 20 ms is ~1000 round trips of the real platform. A read is given up
+  // (retries + 1) timeouts after its first send, so silent (unbacked) addresses cost that.
   std::chrono::microseconds timeout{20'000};
+  // The shortest silence after which requests out count as lost and are re-sent early, on a
+  // link that lost datagrams in the last 2 s (on a clean one a silence is rather a stall, and
+  // the timeout applies) and with at most 16 requests out (silence with more is a stall too).
+  // The wait adapts to 4x the slowest recent wait for a completion and doubles per attempt,
+  // but never goes below this: a lost datagram costs ~1 ms instead of a whole timeout.
+  std::chrono::microseconds min_timeout{1'000};
   // Further attempts after the first. 6 keeps a read's failure odds near 1e-6 even at 5%
   // datagram loss (a 512-byte read is 3 datagrams), which real links never approach.
   unsigned retries = 6;
@@ -66,7 +75,8 @@ struct NetTlpOptions {
 };
 
 // Parses "key=value,key=value": adapter=IP, local=IP, requester=BB:DD.F, tags=N, window=N,
-// mrrs=BYTES, timeout=MS, retries=N, hold=US, pcap=FILE, max=SIZE. Starts from `base`.
+// mrrs=BYTES, timeout=MS, min_timeout=US, retries=N, hold=US, pcap=FILE, max=SIZE. Starts
+// from `base`.
 Result<NetTlpOptions> parse_nettlp_options(std::string_view spec, NetTlpOptions base = {});
 
 class NetTlpClient final : public PhysicalMemory {

@@ -239,7 +239,7 @@ TEST(NetTlpClient, OpenFailsCleanly) {
 TEST(NetTlpClient, ParseOptions) {
   auto o = parse_nettlp_options(
       "adapter=192.168.10.1,local=192.168.10.3,requester=1b:00.0,tags=16,mrrs=1K,timeout=100,"
-      "retries=5,hold=20,pcap=/tmp/x.pcap,window=8,max=8G");
+      "retries=5,hold=20,pcap=/tmp/x.pcap,window=8,max=8G,min_timeout=500");
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->adapter_ip, "192.168.10.1");
   EXPECT_EQ(o->local_ip, "192.168.10.3");
@@ -249,6 +249,7 @@ TEST(NetTlpClient, ParseOptions) {
   EXPECT_EQ(o->timeout, 100ms);
   EXPECT_EQ(o->retries, 5u);
   EXPECT_EQ(o->tag_hold, 20us);
+  EXPECT_EQ(o->min_timeout, 500us);
   EXPECT_EQ(o->window, 8u);
   EXPECT_EQ(o->pcap, "/tmp/x.pcap");
   EXPECT_EQ(o->max_address, 8ull << 30);
