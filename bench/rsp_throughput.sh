@@ -41,6 +41,20 @@ end=$(printf '0x%x' $(( start + mib * 1048576 )))
 cr3=$(guest_cr3)
 guest_pause
 
+# time_dumps PORT NAME [EX...]: `runs` timed gdb dumps of [start, end) into out-NAME.bin,
+# one line of seconds each.
+time_dumps() {
+  local port=$1 name=$2 t0 t1
+  shift 2
+  for ((i = 0; i < runs; i++)); do
+    t0=$(date +%s.%N)
+    gdb -batch -nx -ex "target remote 127.0.0.1:$port" \
+      -ex "dump binary memory $tmp/out-$name.bin $start $end" "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    calc "$t1 - $t0"
+  done
+}
+
 run_tlpstub() {  # packet-size -> prints seconds per run
   local ps=$1 port pid
   port=$(free_port)
@@ -48,26 +62,12 @@ run_tlpstub() {  # packet-size -> prints seconds per run
     >"$tmp/tlpstub-$ps.log" 2>&1 &
   pid=$!
   until ss -Hltn "sport = :$port" | grep -q .; do sleep 0.05; done
-  for ((i = 0; i < runs; i++)); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    gdb -batch -nx -ex "target remote 127.0.0.1:$port" \
-      -ex "dump binary memory $tmp/out-$ps.bin $start $end" >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    calc "$t1 - $t0"
-  done
+  time_dumps "$port" "$ps"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 run_qemu() {
-  for ((i = 0; i < runs; i++)); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    gdb -batch -nx -ex "target remote 127.0.0.1:$GUEST_GDB_PORT" \
-      -ex "dump binary memory $tmp/out-qemu.bin $start $end" -ex disconnect >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    calc "$t1 - $t0"
-  done
+  time_dumps "$GUEST_GDB_PORT" qemu -ex disconnect
   guest_pause
 }
 
@@ -82,14 +82,7 @@ run_ceiling() {
     sleep 0.05
   done
   [[ -n $port ]] || guest_die "rsp_ceiling_server did not start: $(cat "$log")"
-  for ((i = 0; i < runs; i++)); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    gdb -batch -nx -ex "target remote 127.0.0.1:$port" \
-      -ex "dump binary memory $tmp/out-ceiling.bin $start $end" >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    calc "$t1 - $t0"
-  done
+  time_dumps "$port" ceiling
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
