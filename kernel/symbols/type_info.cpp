@@ -111,11 +111,13 @@ Result<StructLayout> TypeInfo::describe_struct(std::string_view name) const {
       row.name = std::string(b.name(m.name_off));
       row.depth = depth;
       L.members.push_back(row);
-      if (!row.name.empty()) continue;
-      auto inner = b.strip(m.type);
+      // Members of an anonymous type are listed in place, whether the member itself is
+      // anonymous (`union { ... };`) or named (`struct { ... } lru_gen;`), as pahole does; not
+      // through a typedef (atomic_t is a typedef of an anonymous struct: pahole keeps it whole).
+      auto inner = b.strip_modifiers(m.type);
       if (!inner) return std::unexpected(inner.error());
-      const btf::Kind k = b.type(*inner).kind;
-      if (k == btf::Kind::struct_ || k == btf::Kind::union_)
+      const btf::Type& it = b.type(*inner);
+      if ((it.kind == btf::Kind::struct_ || it.kind == btf::Kind::union_) && it.name_off == 0)
         if (auto r2 = self(self, *inner, row.bit_offset, depth + 1); !r2) return r2;
     }
     return {};

@@ -28,9 +28,10 @@ struct FieldInfo {
   std::string source;             // "BTF", later "inference", "profile"
 };
 
-// One row of describe_struct: a member as pahole lists it. Anonymous struct/union members get
-// a row of their own (empty name) followed by their members one `depth` deeper, offsets
-// counted from the start of the outer struct.
+// One row of describe_struct: a member as pahole lists it. A member of an anonymous struct or
+// union type (`union { ... };`, or named: `struct { ... } lru_gen;`) gets a row of its own
+// followed by the type's members one `depth` deeper, offsets counted from the start of the
+// outer struct.
 struct LayoutRow {
   std::uint64_t offset = 0, size = 0;
   std::uint64_t bit_offset = 0;  // bits from the start of the outer struct

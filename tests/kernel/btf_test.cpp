@@ -166,6 +166,33 @@ TEST(TypeInfo, DescribeStructLikePahole) {
   EXPECT_EQ(ti.describe_struct("task_t")->name, "task_struct");
 }
 
+TEST(TypeInfo, NamedMemberOfAnonymousTypeIsExpanded) {
+  // 1 INT int; 2 STRUCT (anonymous) { int x @0; int y @32 }; 3 STRUCT outer, 20 bytes:
+  // int a @0, struct {...} gen @32 bits, pair_t u @96 bits; 4 TYPEDEF pair_t -> 2.
+  BtfBlob b;
+  b.w({b.str("int"), BtfBlob::info(test::kInt, 0), 4, (1u << 24) | 32});
+  const auto x = b.str("x"), y = b.str("y");
+  b.w({0, BtfBlob::info(test::kStruct, 2), 8, x, 1, 0, y, 1, 32});
+  const auto a = b.str("a"), gen = b.str("gen"), u = b.str("u");
+  b.w({b.str("outer"), BtfBlob::info(test::kStruct, 3), 20, a, 1, 0, gen, 2, 32, u, 4, 96});
+  b.w({b.str("pair_t"), BtfBlob::info(test::kTypedef, 0), 2});  // 4 TYPEDEF pair_t -> 2
+  auto p = btf::Btf::parse(b.bytes());
+  ASSERT_TRUE(p) << p.error().message;
+  TypeInfo ti(std::make_shared<const btf::Btf>(std::move(*p)));
+  auto L = ti.describe_struct("outer");
+  ASSERT_TRUE(L);
+  ASSERT_EQ(L->members.size(), 5u);  // the typedef'd anonymous struct of u is not expanded
+  EXPECT_EQ(L->members[4].name, "u");
+  EXPECT_EQ(L->members[4].type_name, "pair_t");
+  EXPECT_EQ(L->members[1].name, "gen");
+  EXPECT_EQ(L->members[1].type_name, "struct {...}");
+  EXPECT_EQ(L->members[3].name, "y");
+  EXPECT_EQ(L->members[3].depth, 1);
+  EXPECT_EQ(L->members[3].offset, 8u);
+  EXPECT_EQ(ti.member("outer", "gen.y")->offset, 8u);
+  EXPECT_FALSE(ti.member("outer", "y"));  // not anonymous: reached only through gen
+}
+
 // ---------------------------------------------------------------------------------------------
 // Malformed blobs.
 
@@ -238,13 +265,14 @@ TEST(BtfMalformed, RecordsOutOfBounds) {
 
 TEST(BtfMalformed, CyclesAreErrorsNotHangs) {
   BtfBlob b;
-  // 1 TYPEDEF a -> 2, 2 CONST -> 1: a cycle. 3 STRUCT s holds an anonymous member of type 3.
-  // 4 PTR -> 4. 5 ARRAY of 5.
+  // 1 TYPEDEF a -> 2, 2 CONST -> 1: a cycle. 3 anonymous STRUCT holds an anonymous member of
+  // type 3. 4 PTR -> 4. 5 ARRAY of 5. 6 STRUCT s holds a member of type 3.
   b.w({b.str("a"), BtfBlob::info(test::kTypedef, 0), 2});
   b.w({0, BtfBlob::info(test::kConst, 0), 1});
-  b.w({b.str("s"), BtfBlob::info(test::kStruct, 1), 8, 0, 3, 0});
+  b.w({0, BtfBlob::info(test::kStruct, 1), 8, 0, 3, 0});
   b.w({0, BtfBlob::info(test::kPtr, 0), 4});
   b.w({0, BtfBlob::info(test::kArray, 0), 0, 5, 1, 2});
+  b.w({b.str("s"), BtfBlob::info(test::kStruct, 1), 8, b.str("m"), 3, 0});
   auto p = btf::Btf::parse(b.bytes());
   ASSERT_TRUE(p) << p.error().message;  // the records are sound; walking them is not
   EXPECT_FALSE(p->strip(1));
