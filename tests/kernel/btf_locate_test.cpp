@@ -1,49 +1,17 @@
-// recover_btf on fake memory: an image of text (RX), rodata (RO, NX) and data (RW) slots in
-// 2 MiB pages; the BTF blob near the end of rodata, decoy headers that must be rejected.
+// recover_btf on fake memory (tests/kernel/btf_fake_image.hpp): the BTF blob near the end of
+// rodata, decoy headers that must be rejected.
 #include "kernel/symbols/btf_locate.hpp"
 
 #include <gtest/gtest.h>
 
-#include "tests/kernel/btf_sample.hpp"
-#include "tests/support/fake_memory.hpp"
+#include "tests/kernel/btf_fake_image.hpp"
 
 using namespace tlpstub;
 using namespace tlpstub::kernel;
 using tlpstub::test::FakeMemory;
-using tlpstub::test::PageTableBuilder;
+using tlpstub::test::FakeImage;
 
 namespace {
-
-constexpr std::uint64_t k2M = 2ull << 20;
-
-struct FakeImage {
-  static constexpr std::uint64_t kTextVa = 0xffffffff8a000000;
-  static constexpr std::uint64_t kTextPa = 0x2000000;
-  static constexpr std::uint64_t kRodataPa = kTextPa + 2 * k2M;
-  static constexpr std::uint64_t kSdataPa = kTextPa + 6 * k2M;  // rodata: 4 slots, 8 MiB
-  static constexpr std::uint64_t kBtfPa = kSdataPa - 0x300000 + 0xc58;  // not page-aligned
-
-  FakeMemory mem;
-  KernelImage img;
-  std::vector<std::uint8_t> blob = test::sample_btf().bytes();
-
-  FakeImage() {
-    mem.back(PhysAddr(kTextPa), 8 * k2M);
-    PageTableBuilder b(mem, {.levels = 4, .first_table = kSdataPa + 0x10000});
-    for (unsigned i = 0; i < 8; ++i) {
-      const std::uint64_t flags = i < 2   ? PageTableBuilder::kKernelText
-                                  : i < 6 ? PageTableBuilder::kKernelText | PageTableBuilder::NX
-                                          : PageTableBuilder::kKernelData;
-      b.map_2m(VirtAddr(kTextVa + i * k2M), PhysAddr(kTextPa + i * k2M), flags);
-    }
-    img.text_va = kTextVa;
-    img.phys_base = kTextPa - (kTextVa - kStartKernelMap);
-    img.top = b.top();
-    img.levels = 4;
-    mem.write(PhysAddr(kBtfPa), blob);
-  }
-  std::uint64_t va(std::uint64_t pa) const { return pa - kTextPa + kTextVa; }
-};
 
 TEST(BtfLocate, FindsTheHeaderBelowSdataAndRejectsDecoys) {
   FakeImage f;
