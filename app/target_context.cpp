@@ -7,6 +7,48 @@ namespace tlpstub::app {
 
 TargetContext::~TargetContext() {
   if (background_.joinable()) background_.join();
+  if (types_thread_.joinable()) types_thread_.join();
+}
+
+TypesStatus TargetContext::types() const {
+  std::lock_guard lk(mu_);
+  return types_;
+}
+
+TypesStatus TargetContext::wait_for_types(Deadline until) const {
+  std::unique_lock lk(mu_);
+  auto finished = [this] { return types_.state != TypesState::running; };
+  if (until == kNoDeadline)
+    types_done_.wait(lk, finished);
+  else
+    types_done_.wait_until(lk, until, finished);
+  return types_;
+}
+
+void TargetContext::set_types_status(TypesStatus st) {
+  std::lock_guard lk(mu_);
+  types_ = std::move(st);
+  types_done_.notify_all();
+}
+
+void TargetContext::recover_types_in_background(std::shared_ptr<const kernel::KernelImage> img,
+                                                std::optional<kernel::VaRange> range) {
+  if (types_thread_.joinable()) types_thread_.join();  // bounded: one BTF scan
+  set_types_status({TypesState::running, "recovering BTF", nullptr, std::nullopt});
+  types_thread_ = std::thread([this, img, range] {
+    auto found = kernel::recover_btf(memory_, *img, range);
+    if (!found) {
+      spdlog::warn("types: {}", found.error().message);
+      set_types_status({TypesState::failed, found.error().message, nullptr, std::nullopt});
+      return;
+    }
+    spdlog::info("types: BTF at {:#x} (phys {:#x}), {} bytes, {} types, in {:.3f} s, {} reads, "
+                 "{} bytes read",
+                 found->va, found->pa, found->size, found->btf->type_count(), found->cost.seconds,
+                 found->cost.reads, found->cost.bytes);
+    auto ti = std::make_shared<const kernel::TypeInfo>(found->btf);
+    set_types_status({TypesState::done, {}, std::move(ti), std::move(*found)});
+  });
 }
 
 std::optional<SpaceConfig> TargetContext::kernel_space() const {
@@ -76,7 +118,7 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
     }
     if (progress) progress(s);
   });
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   if (!found) {
     status_.state = DiscoveryState::failed;
     status_.message = found.error().message;
@@ -87,6 +129,8 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
   status_ = {DiscoveryState::done, {}, img};
   space_ = space_from_image(*img);
   discovery_done_.notify_all();
+  lk.unlock();
+  recover_types_in_background(img);  // still under `one`: one recovery per discovery
   return img;
 }
 

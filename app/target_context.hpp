@@ -16,6 +16,8 @@
 #include "common/address.hpp"
 #include "kernel/discovery.hpp"
 #include "kernel/kernel_image.hpp"
+#include "kernel/symbols/btf_locate.hpp"
+#include "kernel/symbols/type_info.hpp"
 #include "transport/counting_memory.hpp"
 #include "transport/physical_memory.hpp"
 #include "transport/transport_stats.hpp"
@@ -37,6 +39,17 @@ struct DiscoveryStatus {
   DiscoveryState state = DiscoveryState::not_run;
   std::string message;  // the error when failed, the last progress line while running
   std::shared_ptr<const kernel::KernelImage> image;
+};
+
+// Kernel types (BTF now), recovered in the background once discovery has found the kernel.
+enum class TypesState { not_run, running, done, failed };
+
+struct TypesStatus {
+  TypesState state = TypesState::not_run;
+  std::string message;  // the error when failed
+  std::shared_ptr<const kernel::TypeInfo> types;
+  // Where the BTF was found and what finding it cost (btf is the parsed blob).
+  std::optional<kernel::BtfFound> btf;
 };
 
 class TargetContext {
@@ -67,6 +80,16 @@ class TargetContext {
   // discovery runs or after it failed.
   void set_discovery_status(DiscoveryStatus st);
 
+  // Kernel types: state, and a wait bounded like wait_for_discovery.
+  TypesStatus types() const;
+  TypesStatus wait_for_types(Deadline until) const;
+  // Recovers BTF for `img` on a background thread (discover() calls it on success). `range`:
+  // [__start_BTF, __stop_BTF) when symbols know it; otherwise the image is scanned.
+  void recover_types_in_background(std::shared_ptr<const kernel::KernelImage> img,
+                                   std::optional<kernel::VaRange> range = std::nullopt);
+  // Publishes a types status (tests).
+  void set_types_status(TypesStatus st);
+
  private:
   PhysicalMemory& memory_;
   mutable std::mutex mu_;
@@ -75,6 +98,9 @@ class TargetContext {
   mutable std::condition_variable discovery_done_;
   std::mutex discovery_mu_;  // one discovery at a time
   std::thread background_;
+  TypesStatus types_;
+  mutable std::condition_variable types_done_;
+  std::thread types_thread_;
 };
 
 // The address space discovery found.

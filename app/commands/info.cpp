@@ -14,7 +14,52 @@ struct InfoRow {
   std::optional<SpaceConfig> space;
   bool space_is_override = false;
   DiscoveryStatus discovery;
+  TypesStatus types;
 };
+
+std::string_view types_state_name(TypesState s) {
+  switch (s) {
+    case TypesState::not_run: return "not_run";
+    case TypesState::running: return "running";
+    case TypesState::done: return "done";
+    case TypesState::failed: return "failed";
+  }
+  return "?";
+}
+
+std::string types_text(const TypesStatus& t) {
+  switch (t.state) {
+    case TypesState::not_run: return "types: not recovered\n";
+    case TypesState::running: return "types: recovering BTF...\n";
+    case TypesState::failed: return "types: failed: " + t.message + "\n";
+    case TypesState::done: break;
+  }
+  if (!t.btf) return "types: done\n";
+  const kernel::BtfFound& b = *t.btf;
+  return fmt::format("types: BTF at {:#x} (physical {:#x}), {} bytes, {} types\n  located by: {} "
+                     "in {:.3f} s, {} reads, {} bytes\n",
+                     b.va, b.pa, b.size, b.btf->type_count(), b.how, b.cost.seconds,
+                     b.cost.reads, b.cost.bytes);
+}
+
+void types_json(JsonWriter& j, const TypesStatus& t) {
+  j.key("types").begin_object().field("state", types_state_name(t.state));
+  if (t.state != TypesState::done || !t.btf) {
+    j.field("message", t.message).end_object();
+    return;
+  }
+  const kernel::BtfFound& b = *t.btf;
+  j.field("source", "BTF")
+      .hex_field("btf", b.va)
+      .hex_field("btf_phys", b.pa)
+      .field("size", b.size)
+      .field("type_count", b.btf->type_count())
+      .field("how", b.how)
+      .field("seconds", b.cost.seconds)
+      .field("reads", b.cost.reads)
+      .field("bytes", b.cost.bytes)
+      .end_object();
+}
 
 std::string_view state_name(DiscoveryState s) {
   switch (s) {
@@ -63,7 +108,7 @@ std::string to_text(const InfoRow& r) {
                  "before connecting;\n  load it instead with (after 'symbol-file' with no "
                  "argument if gdb already has one):\n  {}\n",
                  symbol_file_command(k));
-  return s;
+  return s + types_text(r.types);
 }
 
 void to_json(JsonWriter& j, const InfoRow& r) {
@@ -84,7 +129,9 @@ void to_json(JsonWriter& j, const InfoRow& r) {
   j.end_object();
   j.key("kernel");
   if (st.state != DiscoveryState::done || !st.image) {
-    j.null().end_object();
+    j.null();
+    types_json(j, r.types);
+    j.end_object();
     return;
   }
   const kernel::KernelImage& k = *st.image;
@@ -115,6 +162,7 @@ void to_json(JsonWriter& j, const InfoRow& r) {
   for (const std::string& n : k.notes) j.value(n);
   j.end_array();
   j.field("symbol_file_command", symbol_file_command(k)).end_object();
+  types_json(j, r.types);
   j.end_object();
 }
 
@@ -127,7 +175,7 @@ stub::MonitorCommand info_command(SessionState& s) {
             const Snapshot& snap = s.snapshot();
             emit(a,
                  InfoRow{s.context().memory().info().name, snap.space, snap.space_is_override,
-                         snap.discovery},
+                         snap.discovery, s.context().types()},
                  out);
             return Result<void>{};
           }};

@@ -9,6 +9,8 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.add(info_command(s));
   r.add(version_command(s));
   r.add(stats_command(s));
+  r.add(type_command(s));
+  r.add(offsets_command(s));
   // One message per missing requirement, whichever command needed it.
   r.provide(std::string(kNeedsSpace), [&s]() -> std::optional<Error> {
     if (s.snapshot().space) return std::nullopt;
@@ -17,6 +19,20 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.provide(std::string(kNeedsKernel), [&s]() -> std::optional<Error> {
     if (s.snapshot().discovery.image) return std::nullopt;
     return s.no_space_error(0);
+  });
+  // Types come after discovery, from a background recovery; wait for it within the request's
+  // budget, as for discovery.
+  r.provide(std::string(kNeedsTypes), [&s]() -> std::optional<Error> {
+    if (!s.snapshot().discovery.image) return s.no_space_error(0);
+    const TypesStatus t = s.context().wait_for_types(s.deadline());
+    switch (t.state) {
+      case TypesState::done: return std::nullopt;
+      case TypesState::running:
+        return Error{Errc::busy, "kernel types: BTF recovery still running; try again", 0};
+      case TypesState::failed: return Error{Errc::not_found, "kernel types: " + t.message, 0};
+      case TypesState::not_run: break;
+    }
+    return Error{Errc::not_found, "kernel types: not recovered", 0};
   });
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/app/app_fixture.hpp"
+#include "tests/app/types_fixture.hpp"
 
 namespace tlpstub::app::testing {
 namespace {
@@ -21,7 +22,8 @@ TEST(InfoCommand, DiscoveredKernelText) {
             "  - a note\n"
             "symbols: qOffsets relocates only .text/.data/.bss of a vmlinux loaded before "
             "connecting;\n  load it instead with (after 'symbol-file' with no argument if gdb "
-            "already has one):\n  add-symbol-file vmlinux -o 0x19000000 -s .data..percpu 0\n");
+            "already has one):\n  add-symbol-file vmlinux -o 0x19000000 -s .data..percpu 0\n"
+            "types: not recovered\n");
 }
 
 TEST(InfoCommand, DiscoveredKernelJson) {
@@ -40,7 +42,7 @@ TEST(InfoCommand, DiscoveredKernelJson) {
             "\"page_offset_base\":\"0xffff888000000000\",\"vmalloc_base\":null,"
             "\"vmemmap_base\":null,\"vmcoreinfo_phys\":null,\"vmcoreinfo_entries\":0,"
             "\"notes\":[\"a note\"],\"symbol_file_command\":\"add-symbol-file vmlinux -o "
-            "0x19000000 -s .data..percpu 0\"}}\n");
+            "0x19000000 -s .data..percpu 0\"},\"types\":{\"state\":\"not_run\",\"message\":\"\"}}\n");
 }
 
 TEST(InfoCommand, BeforeAndWithoutDiscovery) {
@@ -52,10 +54,29 @@ TEST(InfoCommand, BeforeAndWithoutDiscovery) {
   EXPECT_EQ(f.run("info --json"),
             "{\"memory\":\"fake\",\"page_table\":{\"table\":\"0x100000\",\"levels\":4,"
             "\"source\":\"--cr3\",\"this_session\":false},\"discovery\":{\"state\":\"not_run\","
-            "\"message\":\"\"},\"kernel\":null}\n");
+            "\"message\":\"\"},\"kernel\":null,\"types\":{\"state\":\"not_run\",\"message\":\"\"}}\n");
   AppFixture g;
   g.ctx.set_discovery_status({DiscoveryState::failed, "no kernel image", nullptr});
   EXPECT_EQ(g.run("info"), "memory: fake\ndiscovery: failed: no kernel image\n");
+}
+
+TEST(InfoCommand, TypesWhereFoundAndCost) {
+  AppFixture f;
+  f.discovered();
+  publish_sample_types(f.ctx);
+  const std::string size = std::to_string(tlpstub::test::sample_btf().bytes().size());
+  const std::string t = f.run("info");
+  EXPECT_EQ(t.substr(t.find("types:")),
+            "types: BTF at 0xffffffff9b6bec58 (physical 0x26bec58), " + size +
+                " bytes, 30 types\n  located by: header scan in 0.125 s, 7 reads, 4096 bytes\n");
+  const std::string j = f.run("info --json");
+  EXPECT_EQ(j.substr(j.find(",\"types\":")),
+            ",\"types\":{\"state\":\"done\",\"source\":\"BTF\",\"btf\":\"0xffffffff9b6bec58\","
+            "\"btf_phys\":\"0x26bec58\",\"size\":" + size + ",\"type_count\":30,\"how\":\"header "
+            "scan\",\"seconds\":0.125,\"reads\":7,\"bytes\":4096}}\n");
+  f.ctx.set_types_status({TypesState::failed, "no vmlinux BTF", nullptr, std::nullopt});
+  const std::string t2 = f.run("info");
+  EXPECT_EQ(t2.substr(t2.find("types:")), "types: failed: no vmlinux BTF\n");
 }
 
 }  // namespace

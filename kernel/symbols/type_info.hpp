@@ -1,0 +1,76 @@
+// TypeInfo: the one view of kernel structure layouts that the Linux views use (design.md),
+// whichever source filled it. Today the source is BTF (kernel/symbols/btf.hpp); offset
+// inference and profiles will add entries with add_member(), which win over BTF, and every
+// answer says where it came from.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "kernel/symbols/btf.hpp"
+
+namespace tlpstub::kernel {
+
+// A member found by a dotted path ("thread.sp"): where it is inside the outer struct.
+struct FieldInfo {
+  std::uint64_t offset = 0;       // bytes from the start of the outer struct (bitfields: the
+                                  // byte holding the first bit)
+  std::uint64_t size = 0;         // bytes of the member's type (bitfields: of the storage type)
+  std::uint64_t bit_offset = 0;   // bits from the start of the outer struct
+  std::uint32_t bit_size = 0;     // 0 unless a bitfield
+  std::string type_name;          // "struct list_head", "char[16]"
+  std::string source;             // "BTF", later "inference", "profile"
+};
+
+// One row of describe_struct: a member as pahole lists it. A member of an anonymous struct or
+// union type (`union { ... };`, or named: `struct { ... } lru_gen;`) gets a row of its own
+// followed by the type's members one `depth` deeper, offsets counted from the start of the
+// outer struct.
+struct LayoutRow {
+  std::uint64_t offset = 0, size = 0;
+  std::uint64_t bit_offset = 0;  // bits from the start of the outer struct
+  std::uint32_t bit_size = 0;    // 0 unless a bitfield
+  std::string type_name, name;
+  int depth = 0;
+};
+
+struct StructLayout {
+  std::string kind;  // "struct" or "union"
+  std::string name;  // as asked ("task_struct"), or the typedef resolved
+  std::uint64_t size = 0;
+  std::vector<LayoutRow> members;
+  std::string source;
+};
+
+class TypeInfo {
+ public:
+  TypeInfo() = default;
+  explicit TypeInfo(std::shared_ptr<const btf::Btf> btf) : btf_(std::move(btf)) {}
+
+  bool has_btf() const { return btf_ != nullptr; }
+  const btf::Btf* btf() const { return btf_.get(); }
+
+  // sizeof(struct NAME) ("task_struct", "struct task_struct", a typedef of a struct).
+  Result<std::uint64_t> struct_size(std::string_view name) const;
+  // The member at a dotted path inside a struct: member("task_struct", "thread.sp").
+  Result<FieldInfo> member(std::string_view struct_name, std::string_view path) const;
+  // A pahole-like layout of a struct or union (NAME, "struct NAME", "union NAME", a typedef).
+  Result<StructLayout> describe_struct(std::string_view name) const;
+
+  // An offset from another source (inference, a profile); wins over BTF for member().
+  void add_member(std::string struct_name, std::string path, FieldInfo f);
+
+ private:
+  Result<std::uint32_t> composite(std::string_view name) const;
+
+  std::shared_ptr<const btf::Btf> btf_;
+  std::map<std::pair<std::string, std::string>, FieldInfo, std::less<>> extra_;
+};
+
+}  // namespace tlpstub::kernel
