@@ -26,6 +26,10 @@ Result<std::span<const std::uint8_t>> KallsymsReader::get(std::uint64_t va, std:
   for (const auto& w : windows_)
     if (va >= w.va && va - w.va <= w.bytes.size() && len <= w.bytes.size() - (va - w.va))
       return std::span<const std::uint8_t>(w.bytes).subspan(va - w.va, len);
+  if (auto stitched = stitch(va, len)) {
+    windows_.push_back(Window{va, std::move(*stitched)});
+    return std::span<const std::uint8_t>(windows_.back().bytes);
+  }
   if (len > kMaxKallsymsRead)
     return fail(Errc::malformed, fmt::format("refusing to read {} bytes at {:#x} for kallsyms",
                                              len, va));
@@ -39,6 +43,31 @@ Result<std::span<const std::uint8_t>> KallsymsReader::get(std::uint64_t va, std:
   windows_.push_back(std::move(w));
   const auto& b = windows_.back().bytes;
   return std::span<const std::uint8_t>(b);
+}
+
+// [va, va + len) from windows read before that together cover it (a scan's chunks cover the
+// names the decoder then asks for): no second read of the same bytes.
+std::optional<std::vector<std::uint8_t>> KallsymsReader::stitch(std::uint64_t va,
+                                                                std::uint64_t len) const {
+  if (len == 0 || va + len < va) return std::nullopt;
+  std::vector<std::uint8_t> out(len);
+  std::uint64_t have = 0;  // bytes [va, va + have) filled
+  bool progress = true;
+  while (have < len && progress) {
+    progress = false;
+    for (const auto& w : windows_) {
+      const std::uint64_t at = va + have;
+      if (at < w.va || at - w.va >= w.bytes.size()) continue;
+      const std::uint64_t n = std::min<std::uint64_t>(w.bytes.size() - (at - w.va), len - have);
+      std::copy_n(w.bytes.begin() + static_cast<std::ptrdiff_t>(at - w.va), n,
+                  out.begin() + static_cast<std::ptrdiff_t>(have));
+      have += n;
+      progress = true;
+      if (have == len) break;
+    }
+  }
+  if (have < len) return std::nullopt;
+  return out;
 }
 
 Result<std::uint64_t> KallsymsReader::u64(std::uint64_t va) {
@@ -89,6 +118,34 @@ std::optional<std::string> validate_symbols(const std::vector<Symbol>& syms,
   return std::nullopt;
 }
 
+// Reads the address entry of _text (or _stext) alone and checks it can be the discovered _text.
+Result<void> text_probe(KallsymsReader& rd, const Candidate& c, const DecodedNames& dn,
+                        std::uint64_t base, std::uint64_t text_va) {
+  std::size_t idx = dn.names.size();
+  for (std::size_t i = 0; i < dn.names.size() && idx == dn.names.size(); ++i)
+    if (std::string_view(dn.names[i]).substr(1) == "_text") idx = i;
+  for (std::size_t i = 0; i < dn.names.size() && idx == dn.names.size(); ++i)
+    if (std::string_view(dn.names[i]).substr(1) == "_stext") idx = i;
+  if (idx == dn.names.size()) return fail(Errc::not_found, "neither _text nor _stext decoded");
+  const std::uint64_t width = c.absolute ? 8 : 4;
+  auto e = rd.get(c.addresses_va + idx * width, width);
+  if (!e) return std::unexpected(e.error());
+  DecodedNames one;
+  one.names.push_back(dn.names[idx]);
+  std::string seen;
+  for (AddressEncoding enc : {AddressEncoding::absolute_percpu, AddressEncoding::relative,
+                              AddressEncoding::absolute}) {
+    if ((enc == AddressEncoding::absolute) != c.absolute) continue;
+    auto s = decode_addresses(one, *e, enc, base);
+    if (!s) continue;
+    if ((*s)[0].address == text_va) return {};
+    seen += fmt::format("{}{:#x} ({})", seen.empty() ? "" : " or ", (*s)[0].address,
+                        encoding_name(enc));
+  }
+  return fail(Errc::not_found, fmt::format("{} decodes to {}, discovery found _text at {:#x}",
+                                           dn.names[idx].substr(1), seen, text_va));
+}
+
 // Decodes one candidate layout, trying the name-length and address encodings it allows.
 Result<Decoded> decode_candidate(KallsymsReader& rd, const Candidate& c, const KernelImage& img) {
   const std::uint64_t markers = (c.num_syms + 255) / 256;
@@ -124,14 +181,19 @@ Result<Decoded> decode_candidate(KallsymsReader& rd, const Candidate& c, const K
   if (!dn) return fail(Errc::malformed, why);
 
   const std::uint64_t width = c.absolute ? 8 : 4;
-  auto table = rd.get(c.addresses_va, c.num_syms * width);
-  if (!table) return std::unexpected(table.error());
   std::uint64_t base = 0;
   if (!c.absolute) {
     auto b = rd.u64(c.relative_base_va);
     if (!b) return std::unexpected(b.error());
     base = *b;
   }
+  // One entry before the whole table: the one of _text (or _stext) must decode to the
+  // discovered _text under some encoding, or this placement is wrong (saves reading a table
+  // of n entries per wrong hypothesis).
+  if (auto probe = text_probe(rd, c, *dn, base, img.text_va); !probe)
+    return std::unexpected(probe.error());
+  auto table = rd.get(c.addresses_va, c.num_syms * width);
+  if (!table) return std::unexpected(table.error());
   std::vector<AddressEncoding> encs;
   if (c.absolute)
     encs = {AddressEncoding::absolute};
@@ -251,7 +313,16 @@ Result<RecoveredSymbols> recover_symbols(PhysicalMemory& memory, const KernelIma
 
   std::optional<RecoveredSymbols> found;
   if (!img.vmcoreinfo.empty()) found = attempt("vmcoreinfo", vmcoreinfo_candidates(rd, img));
-  if (!found) found = attempt("scan", detail::scan_candidates(rd, img));
+  if (!found) {
+    auto t = detail::scan_token_table(rd, img);
+    if (!t) {
+      tried.push_back("scan: " + t.error().message);
+    } else {
+      found = attempt("scan", detail::scan_candidates(rd, img, *t, false));
+      if (!found) found = attempt("scan", detail::scan_candidates(rd, img, *t, true));
+      if (found) found->report.notes.push_back(t->how);
+    }
+  }
   if (!found) {
     std::string all;
     for (const auto& t : tried) all += (all.empty() ? "" : "; ") + t;

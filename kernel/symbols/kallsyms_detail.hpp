@@ -30,6 +30,7 @@ class KallsymsReader {
   AddressSpace& space() { return as_; }
 
  private:
+  std::optional<std::vector<std::uint8_t>> stitch(std::uint64_t va, std::uint64_t len) const;
   struct Window {
     std::uint64_t va;
     std::vector<std::uint8_t> bytes;
@@ -60,7 +61,16 @@ struct Decoded {
 std::optional<std::string> validate_symbols(const std::vector<Symbol>& syms,
                                             const KernelImage& img, std::string* note);
 Result<Decoded> decode_candidate(KallsymsReader& rd, const Candidate& c, const KernelImage& img);
-// Candidates found by scanning the image for the token table (kallsyms_scan.cpp).
-Result<std::vector<Candidate>> scan_candidates(KallsymsReader& rd, const KernelImage& img);
+struct TokenTables {
+  std::uint64_t table = 0, index = 0;  // kallsyms_token_table, kallsyms_token_index
+  std::string how;
+};
+
+// The token table, found by scanning the image from the banner (kallsyms_scan.cpp).
+Result<TokenTables> scan_token_table(KallsymsReader& rd, const KernelImage& img);
+// Candidates around it: markers ending at the token table (<= 6.0, 6.4+), or, a second stage
+// read only when those fail, seqs between them (6.1.y..6.3).
+Result<std::vector<Candidate>> scan_candidates(KallsymsReader& rd, const KernelImage& img,
+                                               const TokenTables& t, bool seqs_layout);
 
 }  // namespace tlpstub::kernel::detail

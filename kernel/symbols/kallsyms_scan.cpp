@@ -33,17 +33,14 @@ constexpr std::uint64_t kMaxMarkers = (kMaxKallsyms + 255) / 256;
 // Bytes the last 256 names can take (length prefix + tokens, each name < KSYM_NAME_LEN).
 constexpr std::uint64_t kLastBlockMax = 256 * (2 + kMaxSymbolName);
 // How far below the token table the seqs layout's relative_base is searched.
-constexpr std::uint64_t kAnchorWindow = 16ull << 20;
+// (Debian 6.1: names, markers and seqs take 1.5 MiB.)
+constexpr std::uint64_t kAnchorWindow = 8ull << 20;
 
 std::uint64_t align8(std::uint64_t v) { return (v + 7) & ~7ull; }
 std::uint64_t load_le16(const std::uint8_t* p) { return p[0] | std::uint64_t{p[1]} << 8; }
 
 constexpr char kDigits[] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9\0";
 constexpr std::size_t kDigitsLen = sizeof(kDigits) - 1;  // 20 bytes
-
-struct TokenTables {
-  std::uint64_t table = 0, index = 0;
-};
 
 // The token table whose digit run is at `digits_va`, if its index confirms it.
 std::optional<TokenTables> confirm_tokens(KallsymsReader& rd, std::uint64_t digits_va) {
@@ -71,7 +68,7 @@ std::optional<TokenTables> confirm_tokens(KallsymsReader& rd, std::uint64_t digi
   if (align8(table_va + last_end) != index_va) return std::nullopt;
   for (int c = '0'; c <= '9'; ++c)
     if ((*tokens)[c] != std::string(1, static_cast<char>(c))) return std::nullopt;
-  return TokenTables{table_va, index_va};
+  return TokenTables{table_va, index_va, {}};
 }
 
 std::optional<TokenTables> find_token_table(KallsymsReader& rd, std::uint64_t from,
@@ -80,7 +77,14 @@ std::optional<TokenTables> find_token_table(KallsymsReader& rd, std::uint64_t fr
   std::vector<std::uint8_t> buf(kScanChunk + 32);
   std::uint64_t scanned = 0;
   for (std::uint64_t va = from; va - from < kScanLimit; va += kScanChunk) {
-    auto r = rd.space().read(VirtAddr(va), buf);
+    // Whole chunks go through the reader, so the decoder later reuses them (names).
+    ReadOutcome r;
+    if (auto whole = rd.get(va, buf.size())) {
+      std::copy(whole->begin(), whole->end(), buf.begin());
+      r.bytes_read = buf.size();
+    } else {
+      r = rd.space().read(VirtAddr(va), buf);
+    }
     scanned += r.bytes_read;
     const std::uint8_t* b = buf.data();
     const std::uint8_t* end = b + r.bytes_read;
@@ -209,15 +213,27 @@ void seqs_before_tokens(KallsymsReader& rd, const KernelImage& img, const TokenT
 
 }  // namespace
 
-Result<std::vector<Candidate>> scan_candidates(KallsymsReader& rd, const KernelImage& img) {
+Result<TokenTables> scan_token_table(KallsymsReader& rd, const KernelImage& img) {
   const std::uint64_t from = img.banner_va ? img.banner_va & ~7ull : img.text_va;
   std::string how;
   auto t = find_token_table(rd, from, &how);
   if (!t) return fail(Errc::not_found, how);
+  t->how = how;
+  return *t;
+}
+
+Result<std::vector<Candidate>> scan_candidates(KallsymsReader& rd, const KernelImage& img,
+                                               const TokenTables& t, bool seqs_layout) {
   std::vector<Candidate> out;
-  markers_before_tokens(rd, *t, out);
-  seqs_before_tokens(rd, img, *t, out);
-  if (out.empty()) return fail(Errc::not_found, how + ", but no num_syms/markers fit it");
+  if (seqs_layout)
+    seqs_before_tokens(rd, img, t, out);
+  else
+    markers_before_tokens(rd, t, out);
+  if (out.empty())
+    return fail(Errc::not_found,
+                fmt::format("{}, but {}", t.how,
+                            seqs_layout ? "no relative_base == _text below it"
+                                        : "no markers and num_syms end at it"));
   return out;
 }
 
