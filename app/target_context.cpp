@@ -42,6 +42,27 @@ void TargetContext::set_discovery_status(DiscoveryStatus st) {
   discovery_done_.notify_all();
 }
 
+SymbolsStatus TargetContext::symbols() const {
+  std::lock_guard lk(mu_);
+  return symbols_;
+}
+
+SymbolsStatus TargetContext::wait_for_symbols(Deadline until) const {
+  std::unique_lock lk(mu_);
+  auto finished = [this] { return symbols_.state != DiscoveryState::running; };
+  if (until == kNoDeadline)
+    discovery_done_.wait(lk, finished);
+  else
+    discovery_done_.wait_until(lk, until, finished);
+  return symbols_;
+}
+
+void TargetContext::set_symbols_status(SymbolsStatus st) {
+  std::lock_guard lk(mu_);
+  symbols_ = std::move(st);
+  discovery_done_.notify_all();
+}
+
 SpaceConfig space_from_image(const kernel::KernelImage& img) {
   SpaceConfig sc;
   sc.top = img.top;
@@ -76,18 +97,43 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
     }
     if (progress) progress(s);
   });
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   if (!found) {
     status_.state = DiscoveryState::failed;
     status_.message = found.error().message;
+    symbols_ = {};  // symbols of an earlier kernel no longer apply
     discovery_done_.notify_all();
     return std::unexpected(found.error());
   }
   auto img = std::make_shared<const kernel::KernelImage>(std::move(*found));
   status_ = {DiscoveryState::done, {}, img};
   space_ = space_from_image(*img);
+  symbols_ = {DiscoveryState::running, "recovering kallsyms", nullptr};
   discovery_done_.notify_all();
+  lk.unlock();
+  // The address space is published first: gdb's reads need no symbols and do not wait.
+  recover_symbols(*img, progress);
   return img;
+}
+
+void TargetContext::recover_symbols(const kernel::KernelImage& img,
+                                    const kernel::ProgressFn& progress) {
+  if (progress) progress("recovering kernel symbols (kallsyms)...");
+  auto syms = kernel::recover_symbols(memory_, img);
+  SymbolsStatus st;
+  if (syms) {
+    st.state = DiscoveryState::done;
+    st.symbols = std::make_shared<const kernel::RecoveredSymbols>(std::move(*syms));
+    const kernel::KallsymsReport& r = st.symbols->report;
+    if (progress)
+      progress(fmt::format("{} symbols from kallsyms ({}) in {:.3f} s, {} reads, {} bytes",
+                           r.count, r.method, r.seconds, r.reads, r.bytes));
+  } else {
+    st.state = DiscoveryState::failed;
+    st.message = syms.error().message;
+    if (progress) progress("kernel symbols not recovered: " + st.message);
+  }
+  set_symbols_status(std::move(st));
 }
 
 void TargetContext::discover_in_background(kernel::DiscoveryOptions opts) {

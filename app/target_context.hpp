@@ -16,6 +16,7 @@
 #include "common/address.hpp"
 #include "kernel/discovery.hpp"
 #include "kernel/kernel_image.hpp"
+#include "kernel/symbols/kallsyms.hpp"
 #include "transport/counting_memory.hpp"
 #include "transport/physical_memory.hpp"
 #include "transport/transport_stats.hpp"
@@ -37,6 +38,13 @@ struct DiscoveryStatus {
   DiscoveryState state = DiscoveryState::not_run;
   std::string message;  // the error when failed, the last progress line while running
   std::shared_ptr<const kernel::KernelImage> image;
+};
+
+// Kernel symbols (kallsyms), recovered after discovery succeeds (kernel/symbols/kallsyms.hpp).
+struct SymbolsStatus {
+  DiscoveryState state = DiscoveryState::not_run;
+  std::string message;  // the error when failed
+  std::shared_ptr<const kernel::RecoveredSymbols> symbols;
 };
 
 class TargetContext {
@@ -67,11 +75,21 @@ class TargetContext {
   // discovery runs or after it failed.
   void set_discovery_status(DiscoveryStatus st);
 
+  SymbolsStatus symbols() const;
+  // Waits until symbol recovery is not running (or `until` passes).
+  SymbolsStatus wait_for_symbols(Deadline until) const;
+  // Publishes a symbols status (as discover() does after recovering them); also for tests.
+  void set_symbols_status(SymbolsStatus st);
+
  private:
+  // Recovers kallsyms for `img` and publishes the outcome (symbols()).
+  void recover_symbols(const kernel::KernelImage& img, const kernel::ProgressFn& progress);
+
   PhysicalMemory& memory_;
   mutable std::mutex mu_;
   std::optional<SpaceConfig> space_;
   DiscoveryStatus status_;
+  SymbolsStatus symbols_;
   mutable std::condition_variable discovery_done_;
   std::mutex discovery_mu_;  // one discovery at a time
   std::thread background_;

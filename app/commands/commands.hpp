@@ -17,6 +17,7 @@ namespace tlpstub::app::commands {
 // Requirements (MonitorCommand::needs) and who provides them: registry.cpp.
 inline constexpr std::string_view kNeedsSpace = "a kernel address space";
 inline constexpr std::string_view kNeedsKernel = "a discovered kernel";
+inline constexpr std::string_view kNeedsSymbols = "kernel symbols";
 
 // Prints `row` as text (to_text) or as one line of JSON (to_json), as the user asked.
 template <class Row>
@@ -36,6 +37,7 @@ stub::MonitorCommand cr3_command(SessionState& s);
 stub::MonitorCommand info_command(SessionState& s);
 stub::MonitorCommand version_command(SessionState& s);
 stub::MonitorCommand stats_command(SessionState& s);
+stub::MonitorCommand sym_command(SessionState& s);
 
 // Registers every command above and provides their requirements from `s`.
 void register_all(stub::MonitorRegistry& r, SessionState& s);

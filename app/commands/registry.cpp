@@ -9,6 +9,7 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.add(info_command(s));
   r.add(version_command(s));
   r.add(stats_command(s));
+  r.add(sym_command(s));
   // One message per missing requirement, whichever command needed it.
   r.provide(std::string(kNeedsSpace), [&s]() -> std::optional<Error> {
     if (s.snapshot().space) return std::nullopt;
@@ -17,6 +18,20 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.provide(std::string(kNeedsKernel), [&s]() -> std::optional<Error> {
     if (s.snapshot().discovery.image) return std::nullopt;
     return s.no_space_error(0);
+  });
+  r.provide(std::string(kNeedsSymbols), [&s]() -> std::optional<Error> {
+    if (!s.snapshot().discovery.image) return s.no_space_error(0);
+    const SymbolsStatus& st = s.symbols();
+    switch (st.state) {
+      case DiscoveryState::done: return std::nullopt;
+      case DiscoveryState::running:
+        return Error{Errc::busy, "kernel symbols are still being recovered; try again shortly"};
+      case DiscoveryState::failed:
+        return Error{Errc::not_found, "kernel symbols could not be recovered: " + st.message};
+      case DiscoveryState::not_run: break;
+    }
+    return Error{Errc::not_found, "kernel symbols not recovered (yet): 'monitor cr3 discover' "
+                                  "recovers them with the kernel"};
   });
 }
 
