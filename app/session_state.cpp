@@ -17,6 +17,7 @@ SessionState::SessionState(TargetContext& ctx)
 void SessionState::begin_request(Deadline deadline) {
   ++request_;
   snapshot_.reset();
+  symbols_.reset();
   threads_.reset();
   // The target is live: page tables read for an earlier request may have changed.
   if (walker_) walker_->new_epoch();
@@ -48,12 +49,23 @@ const Snapshot& SessionState::snapshot() {
 
 void SessionState::refresh() {
   snapshot_.reset();
+  symbols_.reset();
   threads_.reset();
 }
 
 void SessionState::set_space_override(std::optional<SpaceConfig> sc) {
   override_ = std::move(sc);
   refresh();
+}
+
+const SymbolsStatus& SessionState::symbols() {
+  if (!symbols_) {
+    snapshot();  // waits for discovery first, as any kernel request does
+    SymbolsStatus st = ctx_.symbols();
+    if (st.state == DiscoveryState::running) st = ctx_.wait_for_symbols(mem_.deadline());
+    symbols_ = std::move(st);
+  }
+  return *symbols_;
 }
 
 const std::vector<stub::ThreadInfo>& SessionState::threads() {

@@ -48,6 +48,9 @@ class SessionState {
   // Re-resolves the snapshot within this request after a command changed what it rests on
   // (`cr3 VALUE`, `cr3 discover`).
   void refresh();
+  // The kernel symbols as of this request: if recovery is running, waits for it once, until
+  // the request's deadline (only commands that need symbols ask).
+  const SymbolsStatus& symbols();
   // The thread list of this request, built once per request.
   const std::vector<stub::ThreadInfo>& threads();
   void set_thread_lister(ThreadLister lister) { lister_ = std::move(lister); }
@@ -74,6 +77,7 @@ class SessionState {
   DeadlineMemory mem_;
   std::uint64_t request_ = 0;
   std::optional<Snapshot> snapshot_;
+  std::optional<SymbolsStatus> symbols_;
   std::optional<std::vector<stub::ThreadInfo>> threads_;
   ThreadLister lister_;
   std::uint64_t lists_built_ = 0;

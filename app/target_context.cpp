@@ -84,6 +84,40 @@ void TargetContext::set_discovery_status(DiscoveryStatus st) {
   discovery_done_.notify_all();
 }
 
+SymbolsStatus TargetContext::symbols() const {
+  std::lock_guard lk(mu_);
+  return symbols_;
+}
+
+SymbolsStatus TargetContext::wait_for_symbols(Deadline until) const {
+  std::unique_lock lk(mu_);
+  auto finished = [this] { return symbols_.state != DiscoveryState::running; };
+  if (until == kNoDeadline)
+    discovery_done_.wait(lk, finished);
+  else
+    discovery_done_.wait_until(lk, until, finished);
+  return symbols_;
+}
+
+void TargetContext::set_symbols_status(SymbolsStatus st) {
+  std::lock_guard lk(mu_);
+  symbols_ = std::move(st);
+  discovery_done_.notify_all();
+}
+
+namespace {
+
+// Where kallsyms says the kernel's BTF is, when it recovered both bounds.
+std::optional<kernel::VaRange> btf_range(const SymbolsStatus& st) {
+  if (!st.symbols) return std::nullopt;
+  const auto& table = st.symbols->table;
+  auto start = table.find("__start_BTF"), stop = table.find("__stop_BTF");
+  if (start.empty() || stop.empty() || stop[0]->address <= start[0]->address) return std::nullopt;
+  return kernel::VaRange{start[0]->address, stop[0]->address};
+}
+
+}  // namespace
+
 SpaceConfig space_from_image(const kernel::KernelImage& img) {
   SpaceConfig sc;
   sc.top = img.top;
@@ -122,16 +156,41 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
   if (!found) {
     status_.state = DiscoveryState::failed;
     status_.message = found.error().message;
+    symbols_ = {};  // symbols of an earlier kernel no longer apply
     discovery_done_.notify_all();
     return std::unexpected(found.error());
   }
   auto img = std::make_shared<const kernel::KernelImage>(std::move(*found));
   status_ = {DiscoveryState::done, {}, img};
   space_ = space_from_image(*img);
+  symbols_ = {DiscoveryState::running, "recovering kallsyms", nullptr};
   discovery_done_.notify_all();
   lk.unlock();
-  recover_types_in_background(img);  // still under `one`: one recovery per discovery
+  // The address space is published first: gdb's reads need no symbols and do not wait.
+  recover_symbols(*img, progress);
+  // Then types, in the background; kallsyms' [__start_BTF, __stop_BTF) saves the image scan.
+  recover_types_in_background(img, btf_range(symbols()));  // still under `one`
   return img;
+}
+
+void TargetContext::recover_symbols(const kernel::KernelImage& img,
+                                    const kernel::ProgressFn& progress) {
+  if (progress) progress("recovering kernel symbols (kallsyms)...");
+  auto syms = kernel::recover_symbols(memory_, img);
+  SymbolsStatus st;
+  if (syms) {
+    st.state = DiscoveryState::done;
+    st.symbols = std::make_shared<const kernel::RecoveredSymbols>(std::move(*syms));
+    const kernel::KallsymsReport& r = st.symbols->report;
+    if (progress)
+      progress(fmt::format("{} symbols from kallsyms ({}) in {:.3f} s, {} reads, {} bytes",
+                           r.count, r.method, r.seconds, r.reads, r.bytes));
+  } else {
+    st.state = DiscoveryState::failed;
+    st.message = syms.error().message;
+    if (progress) progress("kernel symbols not recovered: " + st.message);
+  }
+  set_symbols_status(std::move(st));
 }
 
 void TargetContext::discover_in_background(kernel::DiscoveryOptions opts) {

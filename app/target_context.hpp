@@ -18,6 +18,7 @@
 #include "kernel/kernel_image.hpp"
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/type_info.hpp"
+#include "kernel/symbols/kallsyms.hpp"
 #include "transport/counting_memory.hpp"
 #include "transport/physical_memory.hpp"
 #include "transport/transport_stats.hpp"
@@ -50,6 +51,13 @@ struct TypesStatus {
   std::shared_ptr<const kernel::TypeInfo> types;
   // Where the BTF was found and what finding it cost (btf is the parsed blob).
   std::optional<kernel::BtfFound> btf;
+};
+
+// Kernel symbols (kallsyms), recovered after discovery succeeds (kernel/symbols/kallsyms.hpp).
+struct SymbolsStatus {
+  DiscoveryState state = DiscoveryState::not_run;
+  std::string message;  // the error when failed
+  std::shared_ptr<const kernel::RecoveredSymbols> symbols;
 };
 
 class TargetContext {
@@ -89,12 +97,21 @@ class TargetContext {
                                    std::optional<kernel::VaRange> range = std::nullopt);
   // Publishes a types status (tests).
   void set_types_status(TypesStatus st);
+  SymbolsStatus symbols() const;
+  // Waits until symbol recovery is not running (or `until` passes).
+  SymbolsStatus wait_for_symbols(Deadline until) const;
+  // Publishes a symbols status (as discover() does after recovering them); also for tests.
+  void set_symbols_status(SymbolsStatus st);
 
  private:
+  // Recovers kallsyms for `img` and publishes the outcome (symbols()).
+  void recover_symbols(const kernel::KernelImage& img, const kernel::ProgressFn& progress);
+
   PhysicalMemory& memory_;
   mutable std::mutex mu_;
   std::optional<SpaceConfig> space_;
   DiscoveryStatus status_;
+  SymbolsStatus symbols_;
   mutable std::condition_variable discovery_done_;
   std::mutex discovery_mu_;  // one discovery at a time
   std::thread background_;

@@ -18,6 +18,7 @@ namespace tlpstub::app::commands {
 inline constexpr std::string_view kNeedsSpace = "a kernel address space";
 inline constexpr std::string_view kNeedsKernel = "a discovered kernel";
 inline constexpr std::string_view kNeedsTypes = "kernel types (BTF)";
+inline constexpr std::string_view kNeedsSymbols = "kernel symbols";
 
 // Prints `row` as text (to_text) or as one line of JSON (to_json), as the user asked.
 template <class Row>
@@ -39,6 +40,7 @@ stub::MonitorCommand version_command(SessionState& s);
 stub::MonitorCommand stats_command(SessionState& s);
 stub::MonitorCommand type_command(SessionState& s);
 stub::MonitorCommand offsets_command(SessionState& s);
+stub::MonitorCommand sym_command(SessionState& s);
 
 // Registers every command above and provides their requirements from `s`.
 void register_all(stub::MonitorRegistry& r, SessionState& s);

@@ -15,6 +15,7 @@ struct InfoRow {
   bool space_is_override = false;
   DiscoveryStatus discovery;
   TypesStatus types;
+  SymbolsStatus symbols;
 };
 
 std::string_view types_state_name(TypesState s) {
@@ -71,7 +72,49 @@ std::string_view state_name(DiscoveryState s) {
   return "?";
 }
 
-std::string to_text(const InfoRow& r) {
+std::string symbols_text(const SymbolsStatus& st) {
+  switch (st.state) {
+    case DiscoveryState::not_run: return "";
+    case DiscoveryState::running: return "kallsyms: recovering\n";
+    case DiscoveryState::failed: return "kallsyms: failed: " + st.message + "\n";
+    case DiscoveryState::done: break;
+  }
+  const kernel::KallsymsReport& k = st.symbols->report;
+  std::string s = fmt::format("kallsyms: {} symbols ({} per-CPU) found by {} in {:.3f} s, {} "
+                              "reads, {} bytes\n  layout: {}\n",
+                              k.count, k.percpu, k.method, k.seconds, k.reads, k.bytes, k.layout);
+  for (const std::string& n : k.notes) s += "  - " + n + "\n";
+  return s;
+}
+
+void symbols_json(JsonWriter& j, const SymbolsStatus& st) {
+  j.key("kallsyms");
+  if (st.state == DiscoveryState::not_run) {
+    j.null();
+    return;
+  }
+  j.begin_object().field("state", state_name(st.state));
+  if (st.state == DiscoveryState::failed) j.field("message", st.message);
+  if (st.state == DiscoveryState::done) {
+    const kernel::KallsymsReport& k = st.symbols->report;
+    j.field("count", k.count)
+        .field("percpu", k.percpu)
+        .field("method", k.method)
+        .field("layout", k.layout)
+        .hex_field("names", k.names_va)
+        .hex_field("token_table", k.token_table_va)
+        .hex_field("addresses", k.addresses_va)
+        .field("seconds", k.seconds)
+        .field("reads", k.reads)
+        .field("bytes", k.bytes);
+    j.key("notes").begin_array();
+    for (const std::string& n : k.notes) j.value(n);
+    j.end_array();
+  }
+  j.end_object();
+}
+
+std::string kernel_text(const InfoRow& r) {
   std::string s = fmt::format("memory: {}\n", r.memory);
   auto out = std::back_inserter(s);
   if (r.space)
@@ -111,7 +154,9 @@ std::string to_text(const InfoRow& r) {
   return s + types_text(r.types);
 }
 
-void to_json(JsonWriter& j, const InfoRow& r) {
+std::string to_text(const InfoRow& r) { return kernel_text(r) + symbols_text(r.symbols); }
+
+void kernel_json(JsonWriter& j, const InfoRow& r) {
   j.begin_object().field("memory", r.memory);
   j.key("page_table");
   if (r.space)
@@ -130,8 +175,6 @@ void to_json(JsonWriter& j, const InfoRow& r) {
   j.key("kernel");
   if (st.state != DiscoveryState::done || !st.image) {
     j.null();
-    types_json(j, r.types);
-    j.end_object();
     return;
   }
   const kernel::KernelImage& k = *st.image;
@@ -162,7 +205,12 @@ void to_json(JsonWriter& j, const InfoRow& r) {
   for (const std::string& n : k.notes) j.value(n);
   j.end_array();
   j.field("symbol_file_command", symbol_file_command(k)).end_object();
+}
+
+void to_json(JsonWriter& j, const InfoRow& r) {
+  kernel_json(j, r);
   types_json(j, r.types);
+  symbols_json(j, r.symbols);
   j.end_object();
 }
 
@@ -175,7 +223,7 @@ stub::MonitorCommand info_command(SessionState& s) {
             const Snapshot& snap = s.snapshot();
             emit(a,
                  InfoRow{s.context().memory().info().name, snap.space, snap.space_is_override,
-                         snap.discovery, s.context().types()},
+                         snap.discovery, s.context().types(), s.context().symbols()},
                  out);
             return Result<void>{};
           }};

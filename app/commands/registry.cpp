@@ -11,6 +11,7 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.add(stats_command(s));
   r.add(type_command(s));
   r.add(offsets_command(s));
+  r.add(sym_command(s));
   // One message per missing requirement, whichever command needed it.
   r.provide(std::string(kNeedsSpace), [&s]() -> std::optional<Error> {
     if (s.snapshot().space) return std::nullopt;
@@ -33,6 +34,20 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
       case TypesState::not_run: break;
     }
     return Error{Errc::not_found, "kernel types: not recovered", 0};
+  });
+  r.provide(std::string(kNeedsSymbols), [&s]() -> std::optional<Error> {
+    if (!s.snapshot().discovery.image) return s.no_space_error(0);
+    const SymbolsStatus& st = s.symbols();
+    switch (st.state) {
+      case DiscoveryState::done: return std::nullopt;
+      case DiscoveryState::running:
+        return Error{Errc::busy, "kernel symbols are still being recovered; try again shortly"};
+      case DiscoveryState::failed:
+        return Error{Errc::not_found, "kernel symbols could not be recovered: " + st.message};
+      case DiscoveryState::not_run: break;
+    }
+    return Error{Errc::not_found, "kernel symbols not recovered (yet): 'monitor cr3 discover' "
+                                  "recovers them with the kernel"};
   });
 }
 

@@ -42,7 +42,7 @@ TEST(InfoCommand, DiscoveredKernelJson) {
             "\"page_offset_base\":\"0xffff888000000000\",\"vmalloc_base\":null,"
             "\"vmemmap_base\":null,\"vmcoreinfo_phys\":null,\"vmcoreinfo_entries\":0,"
             "\"notes\":[\"a note\"],\"symbol_file_command\":\"add-symbol-file vmlinux -o "
-            "0x19000000 -s .data..percpu 0\"},\"types\":{\"state\":\"not_run\",\"message\":\"\"}}\n");
+            "0x19000000 -s .data..percpu 0\"},\"types\":{\"state\":\"not_run\",\"message\":\"\"},\"kallsyms\":null}\n");
 }
 
 TEST(InfoCommand, BeforeAndWithoutDiscovery) {
@@ -54,7 +54,7 @@ TEST(InfoCommand, BeforeAndWithoutDiscovery) {
   EXPECT_EQ(f.run("info --json"),
             "{\"memory\":\"fake\",\"page_table\":{\"table\":\"0x100000\",\"levels\":4,"
             "\"source\":\"--cr3\",\"this_session\":false},\"discovery\":{\"state\":\"not_run\","
-            "\"message\":\"\"},\"kernel\":null,\"types\":{\"state\":\"not_run\",\"message\":\"\"}}\n");
+            "\"message\":\"\"},\"kernel\":null,\"types\":{\"state\":\"not_run\",\"message\":\"\"},\"kallsyms\":null}\n");
   AppFixture g;
   g.ctx.set_discovery_status({DiscoveryState::failed, "no kernel image", nullptr});
   EXPECT_EQ(g.run("info"), "memory: fake\ndiscovery: failed: no kernel image\n");
