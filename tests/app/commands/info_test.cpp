@@ -73,7 +73,7 @@ TEST(InfoCommand, TypesWhereFoundAndCost) {
   EXPECT_EQ(j.substr(j.find(",\"types\":")),
             ",\"types\":{\"state\":\"done\",\"source\":\"BTF\",\"btf\":\"0xffffffff9b6bec58\","
             "\"btf_phys\":\"0x26bec58\",\"size\":" + size + ",\"type_count\":30,\"how\":\"header "
-            "scan\",\"seconds\":0.125,\"reads\":7,\"bytes\":4096}}\n");
+            "scan\",\"seconds\":0.125,\"reads\":7,\"bytes\":4096},\"kallsyms\":null}\n");
   f.ctx.set_types_status({TypesState::failed, "no vmlinux BTF", nullptr, std::nullopt});
   const std::string t2 = f.run("info");
   EXPECT_EQ(t2.substr(t2.find("types:")), "types: failed: no vmlinux BTF\n");
