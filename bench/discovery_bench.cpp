@@ -29,6 +29,8 @@
 #include <spdlog/spdlog.h>
 
 #include "kernel/discovery.hpp"
+#include "kernel/symbols/btf_locate.hpp"
+#include "kernel/symbols/kallsyms.hpp"
 #include "transport/memory_file.hpp"
 #include "transport/nettlp_client.hpp"
 #include "transport/tlpsim.hpp"
@@ -143,6 +145,33 @@ std::pair<double, std::uint64_t> read_everything(PhysicalMemory& mem,
 
 }  // namespace
 
+// Times kallsyms and BTF recovery after a discovery, on the same link; BTF is read in the
+// [__start_BTF, __stop_BTF) range kallsyms gives, as tlpstub does.
+void recover_symbols_and_types(PhysicalMemory& link, const kernel::KernelImage& img) {
+  auto t0 = Clock::now();
+  auto syms = kernel::recover_symbols(link, img);
+  if (!syms) {
+    fmt::print("    + kallsyms FAILED: {}\n", syms.error().message);
+    return;
+  }
+  const kernel::KallsymsReport& r = syms->report;
+  fmt::print("    + kallsyms  {:7.3f} s  {:8.2f} MiB read  {:7} reads  -> {} symbols ({})\n",
+             seconds_since(t0), r.bytes / 1048576.0, r.reads, r.count, r.method);
+  std::optional<kernel::VaRange> range;
+  auto start = syms->table.find("__start_BTF"), stop = syms->table.find("__stop_BTF");
+  if (!start.empty() && !stop.empty())
+    range = kernel::VaRange{start[0]->address, stop[0]->address};
+  t0 = Clock::now();
+  auto btf = kernel::recover_btf(link, img, range);
+  if (!btf) {
+    fmt::print("    + BTF FAILED: {}\n", btf.error().message);
+    return;
+  }
+  fmt::print("    + BTF       {:7.3f} s  {:8.2f} MiB read  {:7} reads  -> {} types, {} bytes ({})\n",
+             seconds_since(t0), btf->cost.bytes / 1048576.0, btf->cost.reads,
+             btf->btf->type_count(), btf->size, btf->how);
+}
+
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);  // the client's statistics at exit go to --stats
   Args a;
@@ -207,6 +236,8 @@ int main(int argc, char** argv) {
                  name, t, img->cost.bytes / 1048576.0, img->cost.reads, st.batches.load(), st.retries.load(),
                  st.timeouts.load(), st.probes.load(), img->release, img->levels);
       if (a.stats) fmt::print("{}", st.format());
+      // What tlpstub does next (issue 8): kallsyms, then BTF in the range kallsyms gives.
+      if (vmci) recover_symbols_and_types(*client, *img);
       if (a.notes)
         for (const std::string& n : img->notes) fmt::print("    note: {}\n", n);
       best = std::max(best, t);
