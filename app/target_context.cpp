@@ -105,19 +105,6 @@ void TargetContext::set_symbols_status(SymbolsStatus st) {
   discovery_done_.notify_all();
 }
 
-namespace {
-
-// Where kallsyms says the kernel's BTF is, when it recovered both bounds.
-std::optional<kernel::VaRange> btf_range(const SymbolsStatus& st) {
-  if (!st.symbols) return std::nullopt;
-  const auto& table = st.symbols->table;
-  auto start = table.find("__start_BTF"), stop = table.find("__stop_BTF");
-  if (start.empty() || stop.empty() || stop[0]->address <= start[0]->address) return std::nullopt;
-  return kernel::VaRange{start[0]->address, stop[0]->address};
-}
-
-}  // namespace
-
 SpaceConfig space_from_image(const kernel::KernelImage& img) {
   SpaceConfig sc;
   sc.top = img.top;
@@ -169,7 +156,9 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
   // The address space is published first: gdb's reads need no symbols and do not wait.
   recover_symbols(*img, progress);
   // Then types, in the background; kallsyms' [__start_BTF, __stop_BTF) saves the image scan.
-  recover_types_in_background(img, btf_range(symbols()));  // still under `one`
+  const SymbolsStatus syms = symbols();
+  recover_types_in_background(
+      img, syms.symbols ? kernel::btf_range(syms.symbols->table) : std::nullopt);  // under `one`
   return img;
 }
 

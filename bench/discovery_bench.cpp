@@ -157,12 +157,8 @@ void recover_symbols_and_types(PhysicalMemory& link, const kernel::KernelImage& 
   const kernel::KallsymsReport& r = syms->report;
   fmt::print("    + kallsyms  {:7.3f} s  {:8.2f} MiB read  {:7} reads  -> {} symbols ({})\n",
              seconds_since(t0), r.bytes / 1048576.0, r.reads, r.count, r.method);
-  std::optional<kernel::VaRange> range;
-  auto start = syms->table.find("__start_BTF"), stop = syms->table.find("__stop_BTF");
-  if (!start.empty() && !stop.empty())
-    range = kernel::VaRange{start[0]->address, stop[0]->address};
   t0 = Clock::now();
-  auto btf = kernel::recover_btf(link, img, range);
+  auto btf = kernel::recover_btf(link, img, kernel::btf_range(syms->table));
   if (!btf) {
     fmt::print("    + BTF FAILED: {}\n", btf.error().message);
     return;

@@ -90,7 +90,7 @@ struct Batch {
     return !pending && parked.empty() && inflight == 0 && gen_range >= ranges.size();
   }
 
-  // Fails everything not yet sent with `code`; returns how many ranges it touched.
+  // Fails everything not yet sent (pending, parked, not generated) with `code`.
   void fail_unsent(Errc code, const std::function<std::string(std::uint64_t)>& why) {
     if (pending) fail_range(pending->range, code, pending->addr, why(pending->addr));
     pending.reset();

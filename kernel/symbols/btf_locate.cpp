@@ -153,4 +153,10 @@ Result<BtfFound> recover_btf(PhysicalMemory& memory, const KernelImage& img,
                                            lo, ro_end, why), 0});
 }
 
+std::optional<VaRange> btf_range(const SymbolTable& symbols) {
+  auto start = symbols.find("__start_BTF"), stop = symbols.find("__stop_BTF");
+  if (start.empty() || stop.empty() || stop[0]->address <= start[0]->address) return std::nullopt;
+  return VaRange{start[0]->address, stop[0]->address};
+}
+
 }  // namespace tlpstub::kernel

@@ -23,6 +23,7 @@
 #include "common/error.hpp"
 #include "kernel/kernel_image.hpp"
 #include "kernel/symbols/btf.hpp"
+#include "kernel/symbols/symbol_table.hpp"
 #include "transport/physical_memory.hpp"
 
 namespace tlpstub::kernel {
@@ -42,6 +43,9 @@ struct BtfFound {
 
 // Bytes of .rodata scanned at most (Debian's whole .rodata is 10-12 MiB [obs]).
 inline constexpr std::uint64_t kMaxBtfScan = 32ull << 20;
+
+// [__start_BTF, __stop_BTF) from kallsyms, when both bounds are there and in order.
+std::optional<VaRange> btf_range(const SymbolTable& symbols);
 
 // Finds and parses vmlinux BTF for a discovered kernel; with `range`, reads exactly that.
 Result<BtfFound> recover_btf(PhysicalMemory& mem, const KernelImage& img,

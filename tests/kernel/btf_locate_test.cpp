@@ -58,3 +58,19 @@ TEST(BtfLocate, NoBtfSaysSo) {
 }
 
 }  // namespace
+
+// kallsyms gives the BTF range only when both bounds are there and in order.
+TEST(BtfRange, FromKallsymsBothBoundsInOrder) {
+  using tlpstub::kernel::btf_range;
+  using tlpstub::kernel::Symbol;
+  using tlpstub::kernel::SymbolTable;
+  const SymbolTable good({{"__start_BTF", 0xffffffff82000000, 'R'},
+                          {"__stop_BTF", 0xffffffff824b0c0f, 'R'}});
+  auto r = btf_range(good);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->start, 0xffffffff82000000u);
+  EXPECT_EQ(r->stop, 0xffffffff824b0c0fu);
+  EXPECT_FALSE(btf_range(SymbolTable({{"__start_BTF", 0xffffffff82000000, 'R'}})));
+  EXPECT_FALSE(btf_range(SymbolTable({{"__start_BTF", 0xffffffff82000000, 'R'},
+                                      {"__stop_BTF", 0xffffffff82000000, 'R'}})));
+}
