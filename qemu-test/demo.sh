@@ -32,7 +32,8 @@ if [[ -z ${TLPSTUB_DEMO_NO_BUILD:-} ]]; then
   step "installing what is missing (.ci/deps)"
   "$root/.ci/deps"
   step "building tlpstub and tlpsim in $build (a first build takes a few minutes on 2 cores)"
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTLPSTUB_UNITY_BUILD=ON >/dev/null
   # One progress line, rewritten in place; anything else (a compiler error) is printed as is.
   cmake --build "$build" -j2 --target tlpstub tlpsim 2>&1 |
     awk '/^\[[0-9]+\/[0-9]+\]/ {printf "\r    %s ", $1; fflush(); next} {print} END {print ""}'

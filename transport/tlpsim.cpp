@@ -43,7 +43,7 @@ struct AtomicCounters {
 };
 
 void inc(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) { a.fetch_add(n, std::memory_order_relaxed); }
-std::uint64_t get(const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+std::uint64_t counter(const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -264,12 +264,12 @@ void TlpSim::stop() {
 
 TlpSimCounters TlpSim::counters() const {
   const AtomicCounters& a = impl_->n;
-  return {get(a.datagrams), get(a.reads),     get(a.completions), get(a.bytes),
-          get(a.unbacked),  get(a.write_violations), get(a.other), get(a.malformed),
-          get(a.lost),      get(a.duplicated), get(a.reordered), get(a.send_errors)};
+  return {counter(a.datagrams), counter(a.reads),     counter(a.completions), counter(a.bytes),
+          counter(a.unbacked),  counter(a.write_violations), counter(a.other), counter(a.malformed),
+          counter(a.lost),      counter(a.duplicated), counter(a.reordered), counter(a.send_errors)};
 }
 
-std::uint64_t TlpSim::write_violations() const { return get(impl_->n.write_violations); }
+std::uint64_t TlpSim::write_violations() const { return counter(impl_->n.write_violations); }
 
 std::string TlpSim::format_counters() const {
   const TlpSimCounters c = counters();

@@ -49,7 +49,7 @@ Reply write_memory(Context&, std::string_view) {
   return error_reply(Errc::unsupported, "target is read-only");
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kMemoryRoutes[] = {
     {"m", read_memory, true},
     {"M", write_memory, true},
     {"X", write_memory, true},
@@ -57,6 +57,6 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
-std::span<const Route> memory_routes() { return kRoutes; }
+std::span<const Route> memory_routes() { return kMemoryRoutes; }
 
 }  // namespace tlpstub::stub

@@ -60,7 +60,7 @@ Reply kill_v(Context&, std::string_view) {
   return r;
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kQueryRoutes[] = {
     {"qSupported", supported}, {"vMustReplyEmpty", unsupported},
     {"qTStatus", unsupported}, {"QStartNoAckMode", start_no_ack},
     {"?", halt_reason, true},  {"qAttached", attached},
@@ -71,6 +71,6 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
-std::span<const Route> query_routes() { return kRoutes; }
+std::span<const Route> query_routes() { return kQueryRoutes; }
 
 }  // namespace tlpstub::stub

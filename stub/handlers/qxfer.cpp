@@ -94,13 +94,13 @@ Reply read_threads(Context& ctx, std::string_view args) {
   return xfer_part(ctx, ctx.threads_xml, *req);
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kQxferRoutes[] = {
     {"qXfer:features:read", read_features},
     {"qXfer:threads:read", read_threads},
 };
 
 }  // namespace
 
-std::span<const Route> qxfer_routes() { return kRoutes; }
+std::span<const Route> qxfer_routes() { return kQxferRoutes; }
 
 }  // namespace tlpstub::stub

@@ -24,12 +24,12 @@ Reply monitor(Context& ctx, std::string_view args) {
   return Reply::ok();
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kRcmdRoutes[] = {
     {"qRcmd", monitor},
 };
 
 }  // namespace
 
-std::span<const Route> rcmd_routes() { return kRoutes; }
+std::span<const Route> rcmd_routes() { return kRcmdRoutes; }
 
 }  // namespace tlpstub::stub

@@ -47,7 +47,7 @@ Reply write_registers(Context&, std::string_view) {
   return error_reply(Errc::unsupported, "target is read-only");
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kRegisterRoutes[] = {
     {"g", read_registers, true},
     {"p", read_register, true},
     {"G", write_registers, true},
@@ -56,6 +56,6 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
-std::span<const Route> register_routes() { return kRoutes; }
+std::span<const Route> register_routes() { return kRegisterRoutes; }
 
 }  // namespace tlpstub::stub

@@ -65,7 +65,7 @@ Reply refuse(Context&, std::string_view) {
   return error_reply(Errc::unsupported, "target is read-only");
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kResumeRoutes[] = {
     {"c", refuse_continue, true}, {"C", refuse_continue, true}, {"s", refuse_step, true},
     {"S", refuse_step, true},     {"vCont", refuse_vcont},      {"vCont?", unsupported},
     {"Z", unsupported, true},     {"z", unsupported, true},     {"vRun", refuse},
@@ -74,6 +74,6 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
-std::span<const Route> resume_routes() { return kRoutes; }
+std::span<const Route> resume_routes() { return kResumeRoutes; }
 
 }  // namespace tlpstub::stub

@@ -76,7 +76,7 @@ Reply select_thread(Context& ctx, std::string_view args) {
   return Reply::ok();
 }
 
-constexpr Route kRoutes[] = {
+constexpr Route kThreadRoutes[] = {
     {"qfThreadInfo", first_threads},
     {"qsThreadInfo", more_threads},
     {"qThreadExtraInfo", extra_info},
@@ -87,6 +87,6 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
-std::span<const Route> thread_routes() { return kRoutes; }
+std::span<const Route> thread_routes() { return kThreadRoutes; }
 
 }  // namespace tlpstub::stub
