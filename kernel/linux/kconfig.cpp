@@ -252,7 +252,8 @@ Result<KernelConfig> recover_config(const ConfigInputs& in) {
   // 3. What memory proves; a file's value wins, a disagreement is reported.
   std::map<std::string, std::size_t> at;
   for (std::size_t i = 0; i < kc.options.size(); ++i) at.emplace(kc.options[i].name, i);
-  for (ConfigOption& o : infer_options(in.img, in.symbols, in.types && in.types->has_btf())) {
+  rep.inferred = infer_options(in.img, in.symbols, in.types && in.types->has_btf());
+  for (ConfigOption o : rep.inferred) {
     if (auto it = at.find(o.name); it != at.end()) {
       if (kc.options[it->second].value != o.value)
         rep.notes.push_back(fmt::format("{}: {} says {}, memory says {} ({})", o.name,

@@ -67,6 +67,9 @@ struct ConfigReport {
   std::string source;  // where the options came from, in words
   std::vector<ConfigCopy> copies;
   std::map<std::string, std::size_t> by_source;
+  // Every option memory proves, also those a file sets too (the file's value is the one in
+  // KernelConfig::options; a disagreement is in notes).
+  std::vector<ConfigOption> inferred;
   std::uint64_t pages_probed = 0, reads = 0, bytes = 0;
   double seconds = 0;
   std::vector<std::string> notes;

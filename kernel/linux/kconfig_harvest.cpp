@@ -98,7 +98,8 @@ std::vector<ProbedPage> probe(const ConfigInputs& in, ConfigReport& rep,
     }
     if (base + kProbeBatch * kPage >= next_report) {
       progress(fmt::format("kconfig: probed {} of {} MiB, {} pages look like config text",
-                           (base + kProbeBatch * kPage) >> 20, max >> 20, cand.size()));
+                           std::min(base + kProbeBatch * kPage, max) >> 20, max >> 20,
+                           cand.size()));
       next_report += 64ull << 20;
     }
   }
