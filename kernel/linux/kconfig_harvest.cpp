@@ -68,13 +68,29 @@ struct Reads {
   }
 };
 
+// Where RAM ends: the transport knows (a RAM file, --ram-size), or the kernel does: max_pfn
+// (mm/memblock.c), one past the highest page frame it manages, a KALLSYMS_ALL symbol.
+std::uint64_t ram_top(const ConfigInputs& in, ConfigReport& rep) {
+  if (const std::uint64_t m = in.mem.info().max_address) return m;
+  if (!in.symbols) return 0;
+  for (const Symbol* s : in.symbols->find("max_pfn")) {
+    auto v = in.as.read_u64(VirtAddr(s->address));
+    if (!v || *v == 0 || *v > (1ull << (52 - 12))) continue;  // beyond x86-64's 52-bit PAs
+    rep.notes.push_back(fmt::format("page cache: RAM size from the kernel's max_pfn ({:#x}): "
+                                    "{} MiB", *v, (*v * kPage) >> 20));
+    return *v * kPage;
+  }
+  return 0;
+}
+
 // Pages whose first bytes look like config text, with the whole page read.
 std::vector<ProbedPage> probe(const ConfigInputs& in, ConfigReport& rep,
                               const ConfigProgress& progress) {
   std::vector<ProbedPage> found;
-  const std::uint64_t max = in.mem.info().max_address;
+  const std::uint64_t max = ram_top(in, rep);
   if (max == 0) {
-    rep.notes.push_back("page cache: the memory's size is unknown; not probed");
+    rep.notes.push_back("page cache: the memory's size is unknown (no --ram-size, no max_pfn); "
+                        "not probed");
     return found;
   }
   Reads rd{in, rep};

@@ -338,6 +338,43 @@ TEST(Kconfig, PageCacheEndToEndPicksTheRunningKernelsCopy) {
   EXPECT_EQ(none->report.by_source.size(), 1u);
 }
 
+// A transport that does not know where RAM ends (NetTLP without --ram-size).
+class SizeUnknown final : public PhysicalMemory {
+ public:
+  explicit SizeUnknown(FakeMemory& m) : m_(m) {}
+  MemoryInfo info() const override { return {"size-unknown", 0, 64, true}; }
+
+ protected:
+  void do_read(std::span<const ReadRange> r, std::span<ReadStatus> st, Deadline d) override {
+    m_.read(r, st, d);
+  }
+
+ private:
+  FakeMemory& m_;
+};
+
+TEST(Kconfig, RamSizeFromMaxPfnWhenTheTransportDoesNotKnow) {
+  Image im;
+  const std::string mine = config_file("6.12.117", "", 10);
+  im.mem.write(PhysAddr(0x1000000), std::vector<std::uint8_t>(mine.begin(), mine.end()));
+  SizeUnknown mem(im.mem);
+  PageWalker walker(mem, 4, 0);
+  AddressSpace as(mem, walker, im.b.top());
+  ConfigInputs in{mem, as, im.img, nullptr, nullptr, {}, true};
+  auto none = recover_config(in);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->report.pages_probed, 0u);
+  EXPECT_NE(none->report.notes[0].find("size is unknown"), std::string::npos);
+  // max_pfn = 0x1800 (24 MiB): the probe stops there.
+  im.mem.write_u64(PhysAddr(Image::kTextPa + 0x2000), 0x1800);
+  SymbolTable syms({{"max_pfn", Image::kText + 0x2000, 'B'}});
+  in.symbols = &syms;
+  auto cfg = recover_config(in);
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->report.pages_probed, 0x1800u);
+  EXPECT_EQ(cfg->text, mine);
+}
+
 TEST(Kconfig, InferredFromPagingAndSymbols) {
   KernelImage img;
   img.levels = 5;
