@@ -198,7 +198,9 @@ cmp -s "$tmp/recovered.config" "$CONFIG" && pass "(b) kconfig --out is byte-iden
   fail "(b) kconfig DEBUG_INFO_BTF printed no option"
 kc_cost=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d pages probed, %d batches, %d bytes, %.3f s in recovery" % (d["pages_probed"], d["reads"], d["bytes"], d["seconds"]))' "$tmp/kconfig.json" 2>/dev/null || echo "?")
 
-echo "costs (${tlpsim:+tlpsim 12 us}${tlpsim:-RAM file}): dmesg x3 in one gdb run ${t_dmesg} ms, one --json: $dm_bytes;" \
+src="RAM file"
+[[ -n $tlpsim ]] && src="tlpsim at 12 us"
+echo "costs ($src): dmesg x3 in one gdb run ${t_dmesg} ms, one --json: $dm_bytes;" \
      "kconfig x3 in one gdb run ${t_kconfig} ms, one --json: $kc_cost"
 echo "times: $(( SECONDS - t_start )) s total"
 test_summary
