@@ -149,7 +149,9 @@ out=$(TGDB_TIMEOUT=300 stub_gdb "$port" ==K== "monitor kconfig --json" ==O== "mo
       ==P== "monitor kconfig DEBUG_INFO_BTF" ==END== || true)
 t_kconfig=$(( $(ms) - t1 ))
 echo "$out" >"$tmp/gdb-kconfig.log"
-harness seg K <<<"$out" >"$tmp/kconfig.json"
+# The result is the last line; {"progress": ...} lines come before it.
+harness seg K <<<"$out" | grep '^{' | tail -n 1 >"$tmp/kconfig.json"
+harness seg K <<<"$out" | grep -c '^{"progress"' | sed 's/^/    --json progress lines: /' || true
 harness seg O <<<"$out" | grep '^--' | sed 's/^/    /' || true
 if python3 - "$tmp/kconfig.json" "$CONFIG" "$release" <<'PY'
 import json, re, sys

@@ -4,7 +4,7 @@
 // PATTERN: a glob on the option name (CONFIG_ optional: 'X86_*'), or a substring ('BTF').
 // --out FILE writes the config (the whole file, or the matching lines) on the host running
 // tlpstub. The page-cache probe reads 64 bytes of every page, with no request deadline, and
-// streams progress (text mode).
+// streams progress (with --json as {"progress": "..."} lines before the result object).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -123,8 +123,16 @@ Result<void> run_kconfig(SessionState& s, const stub::MonitorArgs& a, const stub
   kernel::ConfigInputs in{mem, as, *img, nullptr, nullptr, {}, true};
   if (syms.state == DiscoveryState::done && syms.symbols) in.symbols = &syms.symbols->table;
   in.types = types.types.get();
+  // Progress keeps gdb's remotetimeout from expiring during the probe (seconds over NetTLP):
+  // text lines, or with --json one {"progress": ...} object per line before the result.
   in.progress = [&](std::string_view line) {
-    if (!a.json) out(fmt::format("{}\n", line));
+    if (!a.json) {
+      out(fmt::format("{}\n", line));
+      return;
+    }
+    JsonWriter j;
+    j.begin_object().field("progress", line).end_object();
+    out(j.str() + "\n");
   };
   auto cfg = kernel::recover_config(in);
   if (!cfg) return std::unexpected(cfg.error());

@@ -6,7 +6,7 @@
 namespace tlpstub::kernel {
 
 // Probes every page of physical memory for config files and assembles them (kconfig.hpp,
-// source 2). Reads are counted in `rep`; progress lines every 64 MiB probed.
+// source 2). Reads are counted in `rep`; progress lines every 32 MiB probed.
 std::vector<ConfigCopy> harvest_page_cache(const ConfigInputs& in, ConfigReport& rep,
                                            const ConfigProgress& progress);
 

@@ -96,7 +96,7 @@ std::vector<ProbedPage> probe(const ConfigInputs& in, ConfigReport& rep,
   Reads rd{in, rep};
   std::vector<std::uint8_t> heads(kProbeBatch * kProbe);
   std::vector<std::uint64_t> cand;
-  std::uint64_t next_report = 64ull << 20;
+  std::uint64_t next_report = 32ull << 20;
   for (std::uint64_t base = 0; base < max; base += kProbeBatch * kPage) {
     std::vector<ReadRange> r;
     for (std::uint64_t pa = base; pa < max && r.size() < kProbeBatch; pa += kPage)
@@ -116,7 +116,7 @@ std::vector<ProbedPage> probe(const ConfigInputs& in, ConfigReport& rep,
       progress(fmt::format("kconfig: probed {} of {} MiB, {} pages look like config text",
                            std::min(base + kProbeBatch * kPage, max) >> 20, max >> 20,
                            cand.size()));
-      next_report += 64ull << 20;
+      next_report += 32ull << 20;
     }
   }
   found.resize(cand.size());

@@ -36,12 +36,17 @@ TEST(KconfigCommand, PageCacheCopyPatternAndOut) {
   const std::string btf = f.run("kconfig btf");
   // Progress lines first (text mode), then the matching options and the summary.
   EXPECT_TRUE(btf.starts_with("kconfig: no IKCONFIG; looking for config files in the page cache\n"
+                              "kconfig: probed 32 of 48 MiB, 0 pages look like config text\n"
                               "kconfig: probed 48 of 48 MiB, 1 pages look like config text\n"))
       << btf;
   EXPECT_NE(btf.find("\n# CONFIG_BTF_THING is not set\n-- 1 of 5 options match 'btf'\n"),
             std::string::npos)
       << btf;
   const std::string glob = f.run("kconfig 'A_*' --json");
+  // --json: progress as {"progress": ...} lines, then the result object.
+  EXPECT_TRUE(glob.starts_with("{\"progress\":\"kconfig: no IKCONFIG; looking for config files "
+                               "in the page cache\"}\n{\"progress\":\"kconfig: probed 32 of"))
+      << glob;
   EXPECT_NE(glob.find("\"options\":[{\"name\":\"CONFIG_A_B\",\"value\":\"y\",\"source\":\"page "
                       "cache\"}]"),
             std::string::npos)
