@@ -141,7 +141,7 @@ n5=$(harness seg N <<<"$out" | grep -c '^\[') || true
 [[ $n5 == 5 ]] && pass "(a) dmesg -n 5 prints 5 records" || fail "(a) dmesg -n 5 printed $n5"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["records"] and d["skipped_invalid"] == 0, d["skipped_invalid"]' \
   "$tmp/dmesg.json" && pass "(a) --json parses, no inconsistent records" || fail "(a) dmesg --json"
-dm_bytes=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["reads"], "reads,", d["bytes"], "bytes,", len(d["records"]), "records")' "$tmp/dmesg.json" 2>/dev/null || echo "?")
+dm_bytes=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["reads"], "reads,", d["bytes"], "bytes,", len(d["records"]), "records, %.1f ms" % (d["seconds"] * 1000))' "$tmp/dmesg.json" 2>/dev/null || echo "?")
 
 # ---- (b) kconfig -----------------------------------------------------------------------------
 t1=$(ms)

@@ -45,7 +45,8 @@ void to_json(JsonWriter& j, const DmesgRow& r) {
       .field("skipped_invalid", p.skipped_invalid)
       .field("changed_during_read", p.changed_during_read)
       .field("reads", p.reads)
-      .field("bytes", p.bytes);
+      .field("bytes", p.bytes)
+      .field("seconds", p.seconds);
   j.key("notes").begin_array();
   for (const std::string& n : p.notes) j.value(n);
   j.end_array().key("records").begin_array();

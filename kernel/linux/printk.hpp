@@ -47,6 +47,7 @@ struct LogReport {
   std::size_t skipped_invalid = 0;   // failed a bounds or consistency check
   std::size_t changed_during_read = 0;  // descriptor changed between the two reads
   std::uint64_t reads = 0, bytes = 0;   // AddressSpace reads and bytes asked for
+  double seconds = 0;                   // wall time of read_kernel_log
   std::vector<std::string> notes;
 };
 

@@ -2,6 +2,8 @@
 // ring are read whole (or, with -n, only the newest slots), each in one AddressSpace read.
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "common/bytes.hpp"
 #include "kernel/linux/printk.hpp"
 
@@ -199,6 +201,7 @@ Result<KernelLog> read_log_buf(AddressSpace& as, const SymbolTable& syms, const 
 
 Result<KernelLog> read_kernel_log(AddressSpace& as, const SymbolTable& symbols,
                                   const TypeInfo* types, std::optional<std::uint64_t> last_n) {
+  const auto t0 = std::chrono::steady_clock::now();
   Result<KernelLog> log;
   if (auto prb = symbol(symbols, "prb"))
     log = read_prb(as, *prb, types, last_n);
@@ -211,6 +214,9 @@ Result<KernelLog> read_kernel_log(AddressSpace& as, const SymbolTable& symbols,
     log->report.first_seq = log->records.front().seq;
     log->report.last_seq = log->records.back().seq;
   }
+  if (log)
+    log->report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return log;
 }
 
