@@ -195,8 +195,9 @@ then pass "(b) monitor kconfig == the package's config file (plus inferred optio
 else fail "(b) monitor kconfig differs from the package's config"; fi
 cmp -s "$tmp/recovered.config" "$CONFIG" && pass "(b) kconfig --out is byte-identical to $(basename "$CONFIG")" ||
   fail "(b) kconfig --out differs from the package's file"
-[[ $(harness seg P <<<"$out" | grep -c '^CONFIG_DEBUG_INFO_BTF') -ge 1 ]] &&
-  pass "(b) kconfig DEBUG_INFO_BTF: $(harness seg P <<<"$out" | grep -m1 '^CONFIG_DEBUG_INFO_BTF=')" ||
+pat=$(harness seg P <<<"$out")
+[[ $(grep -c '^CONFIG_DEBUG_INFO_BTF' <<<"$pat") -ge 1 ]] &&
+  pass "(b) kconfig DEBUG_INFO_BTF: $(grep -m1 '^CONFIG_DEBUG_INFO_BTF=' <<<"$pat")" ||
   fail "(b) kconfig DEBUG_INFO_BTF printed no option"
 kc_cost=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d pages probed, %d batches, %d bytes, %.3f s in recovery" % (d["pages_probed"], d["reads"], d["bytes"], d["seconds"]))' "$tmp/kconfig.json" 2>/dev/null || echo "?")
 
