@@ -6,7 +6,8 @@
 #   ==TLPSTUB-BEGIN <section>==
 #   ...lines...
 #   ==TLPSTUB-END <section>==
-# sections: version cmdline sysinfo kallsyms vmcoreinfo ps iomem; then ==TLPSTUB-READY==.
+# sections: version cmdline sysinfo kallsyms vmcoreinfo ps iomem; then the sections of any
+# /etc/tlpstub-init.d/*.sh (sourced; from a second cpio a test appends), then ==TLPSTUB-READY==.
 # Kernel cmdline `tlpstub.panic=1` makes init print ==TLPSTUB-PANICKING== after
 # READY and crash the kernel through /proc/sysrq-trigger.
 set -euo pipefail
@@ -88,6 +89,8 @@ head -c 65536 /proc/kcore | strings | grep -E '^(OSRELEASE|BUILD-ID|PAGESIZE|SYM
 end vmcoreinfo
 begin ps; ps -o pid,ppid,stat,comm; end ps
 begin iomem; cat /proc/iomem; end iomem
+# Steps a test adds in a second cpio appended to this one (qemu-test/logcfg_test.sh).
+for f in /etc/tlpstub-init.d/*.sh; do [ -f "$f" ] && . "$f"; done
 echo "==TLPSTUB-READY=="
 
 if grep -qw 'tlpstub.panic=1' /proc/cmdline; then

@@ -68,6 +68,13 @@ Result<MonitorArgs> MonitorRegistry::parse(const MonitorCommand& c,
         return fail(Errc::invalid_argument, fmt::format("{}: -n takes a number, not '{}'",
                                                         c.name, words[i]));
       a.count = *n;
+    } else if (auto o = std::find_if(c.value_options.begin(), c.value_options.end(),
+                                      [&](const auto& v) { return v.name == w; });
+               o != c.value_options.end()) {
+      if (i + 1 == words.size())
+        return fail(Errc::invalid_argument,
+                    fmt::format("{}: {} takes a {}", c.name, w, o->value_name));
+      a.values[o->name] = words[++i];
     } else if (w.starts_with("--")) {
       return fail(Errc::invalid_argument,
                   fmt::format("{}: unknown option '{}'; try 'monitor help {}'", c.name, w,
@@ -123,6 +130,8 @@ Result<std::string> MonitorRegistry::help_text(std::string_view name) const {
   std::string out = fmt::format("monitor {}\n  {}\n", c->usage, c->help);
   if (c->name == "help") out += "  help CMD  describes one command\n";
   if (c->takes_count) out += "  -n N    at most N results\n";
+  for (const MonitorCommand::ValueOption& o : c->value_options)
+    out += fmt::format("  {} {}  {}\n", o.name, o.value_name, o.help);
   out += "  --json  the result as JSON, for scripts\n";
   if (!c->needs.empty()) out += fmt::format("  needs {}\n", c->needs);
   return out;

@@ -26,6 +26,8 @@ struct MonitorArgs {
   bool json = false;                      // --json: one JSON object per result row
   std::optional<std::uint64_t> count;     // -n N (only for commands with takes_count)
   std::optional<std::string_view> pattern;  // the first word, for commands with takes_pattern
+  // Values of the command's own options (MonitorCommand::value_options): {"--out", "F"}.
+  std::map<std::string, std::string_view, std::less<>> values;
 };
 
 struct MonitorCommand {
@@ -42,6 +44,11 @@ struct MonitorCommand {
   std::size_t min_words = 0, max_words = 0;  // positional arguments accepted
   bool takes_count = false;                  // -n N
   bool takes_pattern = false;                // first word is a pattern
+  // Options of this command that take one value ("--out" FILE), with their help lines.
+  struct ValueOption {
+    std::string name, value_name, help;
+  };
+  std::vector<ValueOption> value_options;
   // A requirement the target provides (MonitorRegistry::provide), checked before run; empty:
   // none.
   std::string needs;

@@ -46,6 +46,27 @@ TEST(MonitorRegistry, ParsesCommonFlagsInOnePlace) {
   EXPECT_FALSE(ran.args.json);
 }
 
+TEST(MonitorRegistry, ValueOptionsOfOneCommand) {
+  MonitorRegistry r;
+  Ran ran;
+  MonitorCommand c = recorder("kconfig", ran);
+  c.value_options = {{"--out", "FILE", "write the result to FILE"}};
+  r.add(std::move(c));
+  Ran other;
+  r.add(recorder("ps", other));
+  ASSERT_TRUE(run(r, "kconfig SMP --out /tmp/x.config --json"));
+  EXPECT_EQ(ran.args.pattern, "SMP");
+  ASSERT_TRUE(ran.args.values.contains("--out"));
+  EXPECT_EQ(ran.args.values.at("--out"), "/tmp/x.config");
+  EXPECT_TRUE(ran.args.json);
+  EXPECT_EQ(run(r, "kconfig --out").error().message, "kconfig: --out takes a FILE");
+  EXPECT_EQ(run(r, "ps --out f").error().message,
+            "ps: unknown option '--out'; try 'monitor help ps'");
+  std::string help;
+  ASSERT_TRUE(run(r, "help kconfig", &help));
+  EXPECT_NE(help.find("  --out FILE  write the result to FILE\n"), std::string::npos);
+}
+
 TEST(MonitorRegistry, BadFlagsAndCountsNameTheUsage) {
   MonitorRegistry r;
   Ran ran;
