@@ -8,10 +8,8 @@ namespace tlpstub::kernel {
 
 namespace {
 
-// kernel/printk/printk_ringbuffer.h (5.10 to 6.12 alike): the top two bits of state_var are
-// the state, the rest the descriptor id.
-constexpr unsigned kStateShift = 62;
-constexpr std::uint64_t kIdMask = (1ull << kStateShift) - 1;
+constexpr unsigned kStateShift = kPrbStateShift;
+constexpr std::uint64_t kIdMask = kPrbIdMask;
 enum DescState : unsigned { reserved = 0, committed = 1, finalized = 2, reusable = 3 };
 // Bounds for values read from the target: CONFIG_LOG_BUF_SHIFT is at most 25 and log_buf_len=
 // can ask for more, so allow a 256 MiB text ring and 2^22 descriptors; more is corruption.

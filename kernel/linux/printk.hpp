@@ -29,6 +29,11 @@
 
 namespace tlpstub::kernel {
 
+// kernel/printk/printk_ringbuffer.h (5.10 to 6.12 alike): the top two bits of a descriptor's
+// state_var are its state, the rest its id.
+inline constexpr unsigned kPrbStateShift = 62;
+inline constexpr std::uint64_t kPrbIdMask = (1ull << kPrbStateShift) - 1;
+
 struct LogRecord {
   std::uint64_t seq = 0;
   std::uint64_t ts_nsec = 0;

@@ -11,7 +11,6 @@ namespace tlpstub::kernel {
 
 namespace {
 
-constexpr std::uint64_t kIdMask = (1ull << 62) - 1;
 // log_buf_len is at most 2^31 (kernel/printk/printk.c LOG_BUF_LEN_MAX); more than 256 MiB we
 // refuse to read, as for the 5.10+ ring.
 constexpr std::uint64_t kMaxLogBuf = 1ull << 28;
@@ -87,7 +86,7 @@ Result<KernelLog> read_prb(AddressSpace& as, std::uint64_t prb_sym, const TypeIn
   rep.data_size = dsize;
 
   // Ids tail..head (inclusive) are the records the ring holds, oldest first.
-  std::uint64_t n = ((h->head_id - h->tail_id) & kIdMask) + 1;
+  std::uint64_t n = ((h->head_id - h->tail_id) & kPrbIdMask) + 1;
   if (n > count) {
     rep.notes.push_back(fmt::format("tail id {} and head id {} span {} records, more than the "
                                     "{} slots: reading the newest {}",
@@ -96,7 +95,7 @@ Result<KernelLog> read_prb(AddressSpace& as, std::uint64_t prb_sym, const TypeIn
   }
   if (last_n && *last_n < n) n = *last_n;
   if (n == 0) return log;
-  const std::uint64_t first_id = (h->head_id - (n - 1)) & kIdMask;
+  const std::uint64_t first_id = (h->head_id - (n - 1)) & kPrbIdMask;
   const std::uint64_t first_slot = first_id & (count - 1);
   auto descs = rd.slots(h->descs, L->desc_size, count, first_slot, n, "printk descriptors");
   if (!descs) return std::unexpected(descs.error());
