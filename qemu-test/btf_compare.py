@@ -7,7 +7,9 @@ independent reader of the same bytes. Also checks `monitor info --json`'s types 
 against those symbols. Exit status 0 only if everything agrees.
 
   btf_compare.py --btf FILE --info INFO.json --start VA --stop VA --offsets OFFSETS.json
-                 --type NAME=TYPE.json [--type ...]
+                 --type NAME=TYPE.json [--type ...] [--dwarf VMLINUX]
+
+With --dwarf, pahole reads the -dbg package's vmlinux (DWARF) instead of the raw BTF.
 """
 import argparse
 import json
@@ -39,13 +41,18 @@ def parse_decl(decl):
     return re.findall(r"\w+", re.sub(r"\[[^\]]*\]", "", decl))[-1], bits, decl
 
 
+# What pahole reads: "btf" (the raw BTF cut from RAM) or "dwarf" (the -dbg package's vmlinux,
+# --dwarf: the compiler's own description of the types, which the kernel's BTF was made from).
+_format = ["btf"]
+
+
 def pahole(btf, name):
     """Members of struct/union `name` as pahole prints them, keyed like layout_keys(): members
     of a named member of anonymous type ('struct { ... } lru_gen;') as 'lru_gen.list';
     anonymous members have name '' (pahole prints them at their closing brace)."""
     if name in _cache:
         return _cache[name]
-    out = subprocess.run(["pahole", "-F", "btf", "-C", name, btf], capture_output=True,
+    out = subprocess.run(["pahole", "-F", _format[0], "-C", name, btf], capture_output=True,
                          text=True, check=False).stdout
     stack, size = [[]], None
     for line in out.splitlines():
@@ -156,7 +163,10 @@ def main():
     ap.add_argument("--stop", required=True)
     ap.add_argument("--offsets", required=True)
     ap.add_argument("--type", action="append", default=[])
+    ap.add_argument("--dwarf", help="compare with pahole on this DWARF vmlinux instead of --btf")
     a = ap.parse_args()
+    if a.dwarf:
+        _format[0], a.btf = "dwarf", a.dwarf
     r = Result()
 
     info = json.load(open(a.info))
