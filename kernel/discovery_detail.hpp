@@ -107,8 +107,9 @@ void fill_common(Ctx& c, PageWalker& w, const Layout& l, const BannerFound* bann
 // Path 1: VMCOREINFO (discovery_vmcoreinfo.cpp).
 
 Result<KernelImage> from_vmcoreinfo(Ctx& c, const VmcoreinfoHit& hit);
-// Where to probe for the VMCOREINFO page, most likely places first; with likely_only, only
-// the places it was seen at (a few 64 MiB windows), without the rest of RAM.
+// Where to probe for the VMCOREINFO page, most likely places first (the 64 MiB windows where
+// it was seen, 8 MiB slices of each in turn, each window from its RAM block's edge inward);
+// with likely_only, only those windows, without the rest of RAM.
 std::vector<PhysRange> vmcoreinfo_order(const SparseScan& s, bool likely_only);
 
 // ---------------------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ namespace tlpstub::kernel::detail {
 
 namespace {
 
-// VMCOREINFO probe windows (see vmcoreinfo_order()).
+// VMCOREINFO probe windows (see vmcoreinfo_order()), probed in turn a slice at a time.
 constexpr std::uint64_t kVmcoreinfoWindow = 64 * kMiB;
+constexpr std::uint64_t kVmcoreinfoSlice = 8 * kMiB;
 // include/uapi/linux/utsname.h: struct new_utsname { char sysname[65], nodename[65],
 // release[65], version[65], machine[65], domainname[65]; }.
 constexpr std::uint64_t kUtsLen = 65;
@@ -210,29 +211,69 @@ Result<KernelImage> from_vmcoreinfo(Ctx& c, const VmcoreinfoHit& hit) {
   return img;
 }
 
+namespace {
+
+// What the sparse scan could read of window `w`, in kVmcoreinfoSlice slices from its edge
+// inward (from its end if `w.downward`).
+std::vector<PhysRange> window_slices(const SparseScan& s, const PhysRange& w) {
+  std::vector<PhysRange> pieces;
+  for (const PhysRange& b : s.backed) {
+    const std::uint64_t lo = std::max(w.begin, b.begin), hi = std::min(w.end, b.end);
+    if (lo < hi) pieces.push_back({lo, hi, w.downward});
+  }
+  if (w.downward) std::reverse(pieces.begin(), pieces.end());
+  std::vector<PhysRange> cut;
+  for (const PhysRange& p : pieces)
+    for (std::uint64_t done = 0; done < p.end - p.begin; done += kVmcoreinfoSlice) {
+      const std::uint64_t n = std::min(kVmcoreinfoSlice, p.end - p.begin - done);
+      cut.push_back(w.downward ? PhysRange{p.end - done - n, p.end - done, true}
+                               : PhysRange{p.begin + done, p.begin + done + n});
+    }
+  return cut;
+}
+
+}  // namespace
+
 // VMCOREINFO's page comes from the buddy allocator at subsys_initcall time; measured on 512 MiB
 // guests [obs]: right after the image's _end (6.12 on both CPUs), near the top of RAM (6.1,
 // qemu64), 19 MiB from the bottom (6.1, -cpu max); on a 3 GiB guest whose image KASLR put
 // above 4 GiB, just above 4 GiB (the start of the second RAM block) [obs]. Probe those places
-// first (the window after _sdata, then both ends of every RAM block), then the rest.
+// first (the window after _sdata, then both ends of every RAM block), then the rest. Each
+// window is probed from its edge inward (the top of a block downward), and the windows take
+// turns, kVmcoreinfoSlice at a time: which window holds the page differs from boot to boot
+// (on 6.12, 512 MiB, it sat 13 MiB below the top of RAM in two boots [obs]), and taking turns
+// makes the cost the page's distance from its edge times the number of windows, not the
+// whole of every window probed before its own.
 std::vector<PhysRange> vmcoreinfo_order(const SparseScan& s, bool likely_only) {
   std::vector<PhysRange> want;
   for (std::size_t i = 0; i < s.sdata.size() && i < 2; ++i)
     want.push_back({s.sdata[i], s.sdata[i] + kVmcoreinfoWindow});
-  if (s.ram_top > kVmcoreinfoWindow) want.push_back({s.ram_top - kVmcoreinfoWindow, s.ram_top});
+  if (s.ram_top > kVmcoreinfoWindow)
+    want.push_back({s.ram_top - kVmcoreinfoWindow, s.ram_top, true});
   want.push_back({0, kVmcoreinfoWindow});
   for (const PhysRange& b : s.backed) {
     want.push_back({b.begin, std::min(b.end, b.begin + kVmcoreinfoWindow)});
-    want.push_back({b.end - std::min(b.end - b.begin, kVmcoreinfoWindow), b.end});
+    want.push_back({b.end - std::min(b.end - b.begin, kVmcoreinfoWindow), b.end, true});
   }
-  if (!likely_only) want.push_back({0, s.ram_top});
-  // Only what the sparse scan could read.
+  std::vector<std::vector<PhysRange>> slices;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const PhysRange& w = want[i];
+    if (std::none_of(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(i),
+                     [&](const PhysRange& o) { return o.begin == w.begin && o.end == w.end; }))
+      slices.push_back(window_slices(s, w));  // (a block's end may be the top of RAM again)
+  }
   std::vector<PhysRange> out;
-  for (const PhysRange& w : want)
-    for (const PhysRange& b : s.backed) {
-      const std::uint64_t lo = std::max(w.begin, b.begin), hi = std::min(w.end, b.end);
-      if (lo < hi) out.push_back({lo, hi});
-    }
+  for (std::size_t turn = 0;; ++turn) {
+    bool any = false;
+    for (const auto& w : slices)
+      if (turn < w.size()) {
+        out.push_back(w[turn]);
+        any = true;
+      }
+    if (!any) break;
+  }
+  if (!likely_only)
+    for (const PhysRange& b : s.backed) out.push_back({b.begin, std::min(b.end, s.ram_top)});
   return out;
 }
 

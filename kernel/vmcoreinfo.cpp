@@ -155,7 +155,7 @@ std::optional<VmcoreinfoHit> scan_for_vmcoreinfo(
     const std::uint64_t e = (r.end + kPageMask) & ~kPageMask;
     if (e <= b) continue;
     // Subtract what earlier ranges already cover (few ranges: quadratic is fine).
-    std::vector<PhysRange> pieces{{b, e}};
+    std::vector<PhysRange> pieces{{b, e, r.downward}};
     for (const PhysRange& done : todo) {
       std::vector<PhysRange> next;
       for (const PhysRange& p : pieces) {
@@ -163,11 +163,12 @@ std::optional<VmcoreinfoHit> scan_for_vmcoreinfo(
           next.push_back(p);
           continue;
         }
-        if (p.begin < done.begin) next.push_back({p.begin, done.begin});
-        if (done.end < p.end) next.push_back({done.end, p.end});
+        if (p.begin < done.begin) next.push_back({p.begin, done.begin, p.downward});
+        if (done.end < p.end) next.push_back({done.end, p.end, p.downward});
       }
       pieces = std::move(next);
     }
+    if (r.downward) std::reverse(pieces.begin(), pieces.end());  // the highest piece first
     todo.insert(todo.end(), pieces.begin(), pieces.end());
   }
 
@@ -206,7 +207,9 @@ std::optional<VmcoreinfoHit> scan_for_vmcoreinfo(
   };
 
   for (const PhysRange& r : todo) {
-    for (std::uint64_t p = r.begin; p < r.end; p += kPageSize) {
+    const std::uint64_t n = (r.end - r.begin) / kPageSize;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const std::uint64_t p = r.downward ? r.end - (k + 1) * kPageSize : r.begin + k * kPageSize;
       if (st.pages_probed + pages.size() >= max_pages) {
         st.budget_exhausted = true;
         return flush();

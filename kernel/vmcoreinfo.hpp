@@ -68,9 +68,11 @@ bool starts_like_vmcoreinfo(std::span<const std::uint8_t> head);
 // the text starts with OSRELEASE= and that line is complete.
 Result<Vmcoreinfo> parse_vmcoreinfo(std::span<const std::uint8_t> page);
 
-// [begin, end) in physical memory.
+// [begin, end) in physical memory. `downward`: a scan visits it from its end (where a thing
+// near the top of a RAM block is nearest), else from its begin.
 struct PhysRange {
   std::uint64_t begin = 0, end = 0;
+  bool downward = false;
 };
 
 struct VmcoreinfoScanStats {
@@ -86,7 +88,8 @@ struct VmcoreinfoHit {
 };
 
 // Probes the first 16 bytes of every 4 KiB page of `order` (ranges visited in the given order,
-// each rounded to pages, overlaps visited once), thousands of pages per PhysicalMemory::read.
+// each from its begin or, if `downward`, from its end, rounded to pages, overlaps visited
+// once), thousands of pages per PhysicalMemory::read.
 // Each page that starts with OSRELEASE= is read whole, parsed and handed to `accept`; the scan
 // stops at the first page accept() takes (it should validate against the live kernel: a page
 // can be a stale copy from an earlier boot). Unreadable pages are skipped. At most `max_pages`

@@ -194,6 +194,19 @@ TEST(VmcoreinfoScan, RejectedHitsContinueOverlapsVisitOnceBudgetStops) {
   EXPECT_EQ(capped.pages_probed, 4u);
 }
 
+TEST(VmcoreinfoScan, DownwardRangeIsProbedFromItsEnd) {
+  FakeMemory mem;
+  mem.back(PhysAddr(0), 0x100000);
+  mem.write(PhysAddr(0x10000), page_of("OSRELEASE=low\n", 64));
+  mem.write(PhysAddr(0xf0000), page_of("OSRELEASE=high\n", 64));
+  const PhysRange order[] = {{0, 0x100000, true}};
+  auto hit = scan_for_vmcoreinfo(mem, order, 100, [](const VmcoreinfoHit&) { return true; });
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->info.osrelease(), "high");
+  ASSERT_GE(mem.batches(), 1u);
+  EXPECT_EQ(mem.log()[0].front().addr, 0xff000u);  // the top page first
+}
+
 TEST(VmcoreinfoScan, UnreadablePagesAreSkipped) {
   FakeMemory mem;
   mem.back(PhysAddr(0), 0x4000);
