@@ -25,7 +25,7 @@ constexpr std::uint64_t kFunctionWindow = 256;
 // THREAD_SIZE without KASAN (arch/x86/include/asm/page_64_types.h): 16 KiB.
 constexpr std::uint64_t kThreadSize = 16 << 10;
 
-struct MemberMeta {
+struct InferMemberMeta {
   const char* key;
   const char* struct_name;
   const char* path;
@@ -34,7 +34,7 @@ struct MemberMeta {
 };
 
 // What each inferred member is (sizes and types from sched.h / mm_types.h).
-constexpr MemberMeta kMeta[] = {
+constexpr InferMemberMeta kInferMeta[] = {
     {kTasks, "task_struct", "tasks", 16, "struct list_head"},
     {kPid, "task_struct", "pid", 4, "pid_t"},
     {kTgid, "task_struct", "tgid", 4, "pid_t"},
@@ -56,7 +56,7 @@ constexpr MemberMeta kMeta[] = {
     {kThreadHead, "signal_struct", "thread_head", 16, "struct list_head"},
 };
 
-const Symbol* symbol(const SymbolTable& t, std::string_view name) {
+const Symbol* infer_symbol(const SymbolTable& t, std::string_view name) {
   for (const Symbol* s : t.find(name))
     if (!s->percpu) return s;
   return nullptr;
@@ -64,7 +64,7 @@ const Symbol* symbol(const SymbolTable& t, std::string_view name) {
 
 // Bytes from `va` to the next symbol above it, capped at `cap`; `cap` when the next symbol is
 // closer than `floor` (an alias or a label inside the object).
-std::uint64_t window_to_next(const SymbolTable& t, std::uint64_t va, std::uint64_t cap,
+std::uint64_t infer_window_to_next(const SymbolTable& t, std::uint64_t va, std::uint64_t cap,
                              std::uint64_t floor) {
   std::uint64_t next = ~0ull;
   for (const Symbol& s : t.symbols())
@@ -73,7 +73,7 @@ std::uint64_t window_to_next(const SymbolTable& t, std::uint64_t va, std::uint64
   return std::min(cap, next - va);
 }
 
-std::pair<int, int> release_version(const std::string& release) {
+std::pair<int, int> infer_release_version(const std::string& release) {
   int major = 0, minor = 0;
   if (std::sscanf(release.c_str(), "%d.%d", &major, &minor) != 2) return {0, 0};
   return {major, minor};
@@ -96,7 +96,7 @@ Result<InferenceReport> infer_offsets(PhysicalMemory& memory, const KernelImage&
   const auto t0 = std::chrono::steady_clock::now();
   CountingMemory mem(memory);
   InferenceReport rep;
-  const Symbol* init_task = symbol(symbols, "init_task");
+  const Symbol* init_task = infer_symbol(symbols, "init_task");
   if (!init_task)
     return std::unexpected(Error{Errc::not_found, "offset inference: no init_task symbol", 0});
 
@@ -116,12 +116,12 @@ Result<InferenceReport> infer_offsets(PhysicalMemory& memory, const KernelImage&
                         {"kick_process", kFunctionWindow, 16, nullptr, {}}};
   std::vector<ReadRange> ranges;
   for (ImageObject& o : objs) {
-    o.sym = symbol(symbols, o.name);
+    o.sym = infer_symbol(symbols, o.name);
     if (!o.sym) {
       rep.notes.push_back(fmt::format("no symbol {}", o.name));
       continue;
     }
-    o.bytes.resize(window_to_next(symbols, o.sym->address, o.cap, o.floor));
+    o.bytes.resize(infer_window_to_next(symbols, o.sym->address, o.cap, o.floor));
     ranges.push_back({PhysAddr(img.image_pa(o.sym->address)), o.bytes});
   }
   std::vector<ReadStatus> st(ranges.size());
@@ -137,21 +137,21 @@ Result<InferenceReport> infer_offsets(PhysicalMemory& memory, const KernelImage&
     return std::unexpected(Error{Errc::unbacked, "offset inference: init_task unreadable",
                                  init_task->address});
 
-  const auto [major, minor] = release_version(img.release);
+  const auto [major, minor] = infer_release_version(img.release);
   DataInputs din;
   din.init_task_va = init_task->address;
   din.init_task = objs[0].bytes;
   if (objs[1].sym) din.init_signals_va = objs[1].sym->address, din.init_signals = objs[1].bytes;
   if (objs[2].sym) din.init_mm_va = objs[2].sym->address, din.init_mm = objs[2].bytes;
-  if (const Symbol* s = symbol(symbols, "init_stack")) {
+  if (const Symbol* s = infer_symbol(symbols, "init_stack")) {
     din.init_stack_va = s->address;
-    const Symbol* e = symbol(symbols, "__end_init_task");
+    const Symbol* e = infer_symbol(symbols, "__end_init_task");
     din.init_stack_end = e && e->address > s->address && e->address - s->address <= 2 * kThreadSize
                              ? e->address
                              : s->address + kThreadSize;
   }
   din.top_pgt_va = img.top_va;
-  if (const Symbol* s = symbol(symbols, "init_top_pgt"); s && !din.top_pgt_va)
+  if (const Symbol* s = infer_symbol(symbols, "init_top_pgt"); s && !din.top_pgt_va)
     din.top_pgt_va = s->address;
   // __state (unsigned int) replaced state (long) in 5.14 (commit 2f064a59a11f).
   din.state_is_u32 = major == 0 || major > 5 || (major == 5 && minor >= 14);
@@ -171,7 +171,7 @@ Result<InferenceReport> infer_offsets(PhysicalMemory& memory, const KernelImage&
   cin.cpu_in_thread_info = major == 0 || major > 5 || (major == 5 && minor >= 16);
   Findings code = infer_from_code(cin);
 
-  for (const MemberMeta& m : kMeta) {
+  for (const InferMemberMeta& m : kInferMeta) {
     auto d = data.findings.find(m.key);
     auto c = code.find(m.key);
     const bool has_d = d != data.findings.end(), has_c = c != code.end();
@@ -198,7 +198,7 @@ Result<InferenceReport> infer_offsets(PhysicalMemory& memory, const KernelImage&
   for (const WantedMember& w : wanted_members()) {
     bool known = false;
     for (std::string_view p : w.paths)
-      for (const MemberMeta& m : kMeta)
+      for (const InferMemberMeta& m : kInferMeta)
         known = known || (m.struct_name == w.struct_name && m.path == p);
     if (!known)
       rep.missing.push_back({std::string(w.struct_name), std::string(w.paths[0]),

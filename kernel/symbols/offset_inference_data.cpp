@@ -24,19 +24,19 @@ constexpr std::size_t kSample = 64;
 // Fewer tasks than this on the ring give too little evidence for pid, mm and flags.
 constexpr std::size_t kMinSample = 3;
 
-bool kernel_pointer(std::uint64_t v) { return v >= 0xff00000000000000ull && v != ~0ull; }
+bool infer_is_kptr(std::uint64_t v) { return v >= 0xff00000000000000ull && v != ~0ull; }
 
-std::optional<std::uint64_t> q64(std::span<const std::uint8_t> b, std::uint64_t off) {
+std::optional<std::uint64_t> infer_u64_at(std::span<const std::uint8_t> b, std::uint64_t off) {
   if (off > b.size() || b.size() - off < 8) return std::nullopt;
   return load_le64(b.data() + off);
 }
-std::optional<std::uint32_t> q32(std::span<const std::uint8_t> b, std::uint64_t off) {
+std::optional<std::uint32_t> infer_u32_at(std::span<const std::uint8_t> b, std::uint64_t off) {
   if (off > b.size() || b.size() - off < 4) return std::nullopt;
   return load_le32(b.data() + off);
 }
 
 // A comm: 1 to 15 printable bytes, then NUL, inside 16 bytes.
-bool looks_like_comm(std::span<const std::uint8_t> b) {
+bool infer_looks_like_comm(std::span<const std::uint8_t> b) {
   if (b.size() < 16) return false;
   std::size_t n = 0;
   while (n < 16 && b[n] >= 0x20 && b[n] < 0x7f) ++n;
@@ -44,24 +44,24 @@ bool looks_like_comm(std::span<const std::uint8_t> b) {
 }
 
 // Offsets (multiple of 8) whose u64 equals v.
-std::vector<std::uint64_t> find_u64(std::span<const std::uint8_t> b, std::uint64_t v) {
+std::vector<std::uint64_t> infer_find_u64(std::span<const std::uint8_t> b, std::uint64_t v) {
   std::vector<std::uint64_t> out;
   for (std::uint64_t o = 0; o + 8 <= b.size(); o += 8)
     if (load_le64(b.data() + o) == v) out.push_back(o);
   return out;
 }
 
-Finding none(std::string why) { return Finding{std::nullopt, std::move(why)}; }
-Finding at(std::uint64_t off, std::string why) { return Finding{off, std::move(why)}; }
+Finding infer_none(std::string why) { return Finding{std::nullopt, std::move(why)}; }
+Finding infer_at(std::uint64_t off, std::string why) { return Finding{off, std::move(why)}; }
 
 // One unique offset, or why not.
-Finding unique(const std::vector<std::uint64_t>& c, std::string_view what, std::string how) {
-  if (c.size() == 1) return at(c[0], std::move(how));
-  if (c.empty()) return none(fmt::format("no {}", what));
-  return none(fmt::format("{} candidates for {} (ambiguous)", c.size(), what));
+Finding infer_unique(const std::vector<std::uint64_t>& c, std::string_view what, std::string how) {
+  if (c.size() == 1) return infer_at(c[0], std::move(how));
+  if (c.empty()) return infer_none(fmt::format("no {}", what));
+  return infer_none(fmt::format("{} candidates for {} (ambiguous)", c.size(), what));
 }
 
-std::string list_offsets(const std::vector<std::uint64_t>& c) {
+std::string infer_list_offsets(const std::vector<std::uint64_t>& c) {
   std::string s;
   for (std::size_t i = 0; i < c.size() && i < 6; ++i) s += fmt::format("{}{}", i ? "," : "", c[i]);
   return s;
@@ -88,34 +88,34 @@ struct DataRun {
       for (std::size_t o = 0; o + 16 <= t0().size(); ++o)
         if (std::memcmp(t0().data() + o, s.data(), s.size()) == 0) c.push_back(o);
       if (!c.empty()) {
-        f[kComm] = unique(c, "\"swapper/0\" in init_task",
+        f[kComm] = infer_unique(c, "\"swapper/0\" in init_task",
                           fmt::format("\"{}\" in init_task", s.substr(0, s.size() - 1)));
         return;
       }
     }
-    f[kComm] = none("no \"swapper/0\" in init_task");
+    f[kComm] = infer_none("no \"swapper/0\" in init_task");
   }
 
   void self_pointers() {
     // real_parent and parent: the one adjacent pair both pointing to init_task (init_task.c).
-    const auto c = find_u64(t0(), in.init_task_va);
+    const auto c = infer_find_u64(t0(), in.init_task_va);
     std::vector<std::uint64_t> pairs;
     for (std::uint64_t o : c)
       if (std::find(c.begin(), c.end(), o + 8) != c.end()) pairs.push_back(o);
-    f[kRealParent] = unique(pairs, "adjacent pair of pointers to init_task",
+    f[kRealParent] = infer_unique(pairs, "adjacent pair of pointers to init_task",
                             "first of the one adjacent pair of pointers to init_task");
     f[kParent] = f[kRealParent].offset
-                     ? at(*f[kRealParent].offset + 8, "second of the one adjacent pair of "
+                     ? infer_at(*f[kRealParent].offset + 8, "second of the one adjacent pair of "
                                                       "pointers to init_task")
                      : f[kRealParent];
   }
 
   void symbol_pointer(const char* key, std::uint64_t va, std::string_view name) {
     if (!va) {
-      f[key] = none(fmt::format("no {} symbol", name));
+      f[key] = infer_none(fmt::format("no {} symbol", name));
       return;
     }
-    f[key] = unique(find_u64(t0(), va), fmt::format("pointer to {} in init_task", name),
+    f[key] = infer_unique(infer_find_u64(t0(), va), fmt::format("pointer to {} in init_task", name),
                     fmt::format("the one pointer to {} in init_task", name));
   }
 
@@ -123,7 +123,7 @@ struct DataRun {
     // init_signals.thread_head and init_task.thread_node are the two nodes of a 2-ring: the
     // one thread of the idle task (init_task.c: both initialised to each other, 3.14+).
     if (!in.init_signals_va || in.init_signals.empty()) {
-      f[kThreadNode] = f[kThreadHead] = none("no init_signals symbol");
+      f[kThreadNode] = f[kThreadHead] = infer_none("no init_signals symbol");
       return;
     }
     std::vector<std::pair<std::uint64_t, std::uint64_t>> c;  // (thread_head, thread_node)
@@ -134,24 +134,24 @@ struct DataRun {
       const std::uint64_t tn = n - in.init_task_va;
       if (tn % 8) continue;
       const std::uint64_t back = in.init_signals_va + s;
-      if (q64(t0(), tn) == back && q64(t0(), tn + 8) == back) c.emplace_back(s, tn);
+      if (infer_u64_at(t0(), tn) == back && infer_u64_at(t0(), tn + 8) == back) c.emplace_back(s, tn);
     }
     if (c.size() == 1) {
-      f[kThreadHead] = at(c[0].first, "init_signals list_head linked only to init_task");
-      f[kThreadNode] = at(c[0].second, "init_task list_head linked only to init_signals");
+      f[kThreadHead] = infer_at(c[0].first, "init_signals list_head linked only to init_task");
+      f[kThreadNode] = infer_at(c[0].second, "init_task list_head linked only to init_signals");
     } else {
       f[kThreadNode] = f[kThreadHead] =
-          none(c.empty() ? "no list_head pair linking init_task and init_signals"
+          infer_none(c.empty() ? "no list_head pair linking init_task and init_signals"
                          : "several list_head pairs link init_task and init_signals");
     }
   }
 
   void pgd() {
     if (!in.init_mm_va || in.init_mm.empty() || !in.top_pgt_va) {
-      f[kPgd] = none("no init_mm or init_top_pgt symbol");
+      f[kPgd] = infer_none("no init_mm or init_top_pgt symbol");
       return;
     }
-    f[kPgd] = unique(find_u64(in.init_mm, in.top_pgt_va), "pointer to init_top_pgt in init_mm",
+    f[kPgd] = infer_unique(infer_find_u64(in.init_mm, in.top_pgt_va), "pointer to init_top_pgt in init_mm",
                      "the one pointer to init_top_pgt in init_mm");
   }
 
@@ -159,7 +159,7 @@ struct DataRun {
     // The stack pointer saved when the idle task was last switched out points into its
     // stack, [init_stack, __end_init_task); only thread.sp does (stack is its start).
     if (!in.init_stack_va) {
-      f[kThreadSp] = none("no init_stack symbol");
+      f[kThreadSp] = infer_none("no init_stack symbol");
       return;
     }
     std::vector<std::uint64_t> c;
@@ -167,7 +167,7 @@ struct DataRun {
       const std::uint64_t v = load_le64(t0().data() + o);
       if (v > in.init_stack_va && v < in.init_stack_end && v % 8 == 0) c.push_back(o);
     }
-    f[kThreadSp] = unique(c, "pointer into init_stack in init_task",
+    f[kThreadSp] = infer_unique(c, "pointer into init_stack in init_task",
                           "the one pointer into init_task's stack");
   }
 
@@ -177,22 +177,22 @@ struct DataRun {
     const char* key = in.state_is_u32 ? kState : kStateOld;
     auto st = off(kStack);
     if (!st || *st < 8) {
-      f[key] = none("needs task_struct.stack");
+      f[key] = infer_none("needs task_struct.stack");
       return;
     }
     const std::uint64_t o = *st - 8;
-    bool ok = q32(t0(), o) == 0u;
-    for (const auto& m : sample) ok = ok && q32(m, o).value_or(~0u) < 0x10000;
+    bool ok = infer_u32_at(t0(), o) == 0u;
+    for (const auto& m : sample) ok = ok && infer_u32_at(m, o).value_or(~0u) < 0x10000;
     f[key] = ok && sample.size() >= kMinSample
-                 ? at(o, "the member before stack: 0 in init_task, small in every task")
-                 : none("the member before stack does not hold task states");
+                 ? infer_at(o, "the member before stack: 0 in init_task, small in every task")
+                 : infer_none("the member before stack does not hold task states");
   }
 
   // Candidate list_heads for tasks, and the first task of each.
   void tasks() {
     auto comm_off = off(kComm);
     if (!comm_off) {
-      f[kTasks] = none("needs task_struct.comm");
+      f[kTasks] = infer_none("needs task_struct.comm");
       return;
     }
     const auto rp = off(kRealParent);
@@ -201,7 +201,7 @@ struct DataRun {
     for (std::uint64_t L = 0; L + 16 <= t0().size(); L += 8) {
       const std::uint64_t n = load_le64(t0().data() + L), p = load_le64(t0().data() + L + 8);
       const std::uint64_t self = in.init_task_va + L;
-      if (!kernel_pointer(n) || !kernel_pointer(p) || n == self || p == self || n % 8 ||
+      if (!infer_is_kptr(n) || !infer_is_kptr(p) || n == self || p == self || n % 8 ||
           n < L)
         continue;
       cand.push_back(L);
@@ -217,21 +217,21 @@ struct DataRun {
       const auto& node = got[3 * i];
       const auto& comm = got[3 * i + 1];
       const auto& parent = got[3 * i + 2];
-      if (!node || !comm || !looks_like_comm(*comm) || q64(*node, 8) != self) continue;
+      if (!node || !comm || !infer_looks_like_comm(*comm) || infer_u64_at(*node, 8) != self) continue;
       // The first task after init_task is pid 1, child of init_task (kernel/fork.c appends).
-      if (rp && (!parent || q64(*parent, 0) != in.init_task_va)) continue;
+      if (rp && (!parent || infer_u64_at(*parent, 0) != in.init_task_va)) continue;
       auto ring_nodes = follow(L, load_le64(t0().data() + L));
       if (!ring_nodes) continue;
       closed.push_back(L);
       rings.push_back(std::move(*ring_nodes));
     }
-    f[kTasks] = unique(closed, "list_head whose ring closes through tasks",
+    f[kTasks] = infer_unique(closed, "list_head whose ring closes through tasks",
                        "the one list_head whose ring closes through tasks with a comm, the "
                        "first a child of init_task");
     if (closed.size() == 1) {
       for (std::uint64_t node : rings[0]) ring.push_back(node - closed[0]);
     } else if (closed.size() > 1) {
-      f[kTasks].why += " at " + list_offsets(closed);
+      f[kTasks].why += " at " + infer_list_offsets(closed);
     }
   }
 
@@ -244,10 +244,10 @@ struct DataRun {
     const std::uint64_t comm_off = *off(kComm);
     for (std::size_t step = 0; step < kMaxRing; ++step) {
       if (cur == head) return nodes;
-      if (!kernel_pointer(cur) || cur < L) return std::nullopt;
+      if (!infer_is_kptr(cur) || cur < L) return std::nullopt;
       const VirtualRead r[2] = {{cur, 16}, {cur - L + comm_off, 16}};
       const auto got = read(r);
-      if (!got[0] || !got[1] || q64(*got[0], 8) != prev || !looks_like_comm(*got[1]))
+      if (!got[0] || !got[1] || infer_u64_at(*got[0], 8) != prev || !infer_looks_like_comm(*got[1]))
         return std::nullopt;
       nodes.push_back(cur);
       prev = cur;
@@ -270,26 +270,26 @@ struct DataRun {
     auto L = off(kTasks);
     auto rp = off(kRealParent);
     if (!L || sample.size() < kMinSample) {
-      f[kPid] = f[kTgid] = none("needs task_struct.tasks and three tasks");
+      f[kPid] = f[kTgid] = infer_none("needs task_struct.tasks and three tasks");
       return;
     }
     const std::uint64_t end = rp ? *rp : t0().size();
     std::vector<std::uint64_t> c;
     for (std::uint64_t P = *L + 16; P + 8 <= end; P += 4) {
-      if (q32(t0(), P) != 0u || q32(t0(), P + 4) != 0u) continue;
+      if (infer_u32_at(t0(), P) != 0u || infer_u32_at(t0(), P + 4) != 0u) continue;
       std::set<std::uint32_t> seen;
-      bool ok = q32(sample[0], P) == 1u;
+      bool ok = infer_u32_at(sample[0], P) == 1u;
       for (const auto& m : sample) {
-        const auto a = q32(m, P), b = q32(m, P + 4);
+        const auto a = infer_u32_at(m, P), b = infer_u32_at(m, P + 4);
         ok = ok && a && a == b && *a > 0 && *a < kPidMaxLimit && seen.insert(*a).second;
         if (!ok) break;
       }
       if (ok) c.push_back(P);
     }
-    f[kPid] = unique(c, "pid/tgid pair", "u32 pair: 0/0 in init_task, equal and distinct in "
+    f[kPid] = infer_unique(c, "pid/tgid pair", "u32 pair: 0/0 in init_task, equal and distinct in "
                                          "leaders, 1 in the first");
-    f[kTgid] = f[kPid].offset ? at(*f[kPid].offset + 4, "second of the pid/tgid pair") : f[kPid];
-    if (c.size() > 1) f[kPid].why += " at " + list_offsets(c);
+    f[kTgid] = f[kPid].offset ? infer_at(*f[kPid].offset + 4, "second of the pid/tgid pair") : f[kPid];
+    if (c.size() > 1) f[kPid].why += " at " + infer_list_offsets(c);
   }
 
   void mm() {
@@ -298,20 +298,20 @@ struct DataRun {
     auto L = off(kTasks);
     auto P = off(kPid);
     if (!L || sample.size() < kMinSample) {
-      f[kMm] = f[kActiveMm] = none("needs task_struct.tasks and three tasks");
+      f[kMm] = f[kActiveMm] = infer_none("needs task_struct.tasks and three tasks");
       return;
     }
     const std::uint64_t end = P ? *P : t0().size();
     std::vector<std::uint64_t> c;
     for (std::uint64_t M = *L + 16; M + 16 <= end; M += 8) {
-      if (q64(t0(), M) != 0u || !kernel_pointer(q64(t0(), M + 8).value_or(0))) continue;
+      if (infer_u64_at(t0(), M) != 0u || !infer_is_kptr(infer_u64_at(t0(), M + 8).value_or(0))) continue;
       std::size_t users = 0, kthreads = 0;
       bool ok = true;
       for (const auto& m : sample) {
-        const std::uint64_t a = q64(m, M).value_or(1), b = q64(m, M + 8).value_or(2);
+        const std::uint64_t a = infer_u64_at(m, M).value_or(1), b = infer_u64_at(m, M + 8).value_or(2);
         if (a == 0) {
           ++kthreads;
-        } else if (a == b && kernel_pointer(a)) {
+        } else if (a == b && infer_is_kptr(a)) {
           ++users;
         } else {
           ok = false;
@@ -320,11 +320,11 @@ struct DataRun {
       }
       if (ok && users && kthreads) c.push_back(M);
     }
-    f[kMm] = unique(c, "mm/active_mm pair", "pointer pair: NULL/set in init_task, NULL or "
+    f[kMm] = infer_unique(c, "mm/active_mm pair", "pointer pair: NULL/set in init_task, NULL or "
                                             "equal in every task, some of each");
     f[kActiveMm] =
-        f[kMm].offset ? at(*f[kMm].offset + 8, "second of the mm/active_mm pair") : f[kMm];
-    if (c.size() > 1) f[kMm].why += " at " + list_offsets(c);
+        f[kMm].offset ? infer_at(*f[kMm].offset + 8, "second of the mm/active_mm pair") : f[kMm];
+    if (c.size() > 1) f[kMm].why += " at " + infer_list_offsets(c);
   }
 
   void flags() {
@@ -333,16 +333,16 @@ struct DataRun {
     auto L = off(kTasks);
     auto M = off(kMm);
     if (!L || !M || sample.size() < kMinSample) {
-      f[kFlags] = none("needs task_struct.tasks, task_struct.mm and three tasks");
+      f[kFlags] = infer_none("needs task_struct.tasks, task_struct.mm and three tasks");
       return;
     }
     std::vector<std::uint64_t> c;
     for (std::uint64_t F = 0; F + 4 <= *L; F += 4) {
-      if (!(q32(t0(), F).value_or(0) & kPfKthread)) continue;
+      if (!(infer_u32_at(t0(), F).value_or(0) & kPfKthread)) continue;
       std::size_t kthreads = 0, users = 0, other = 0;
       for (const auto& m : sample) {
-        const bool k = q32(m, F).value_or(0) & kPfKthread;
-        const bool has_mm = q64(m, *M).value_or(0) != 0;
+        const bool k = infer_u32_at(m, F).value_or(0) & kPfKthread;
+        const bool has_mm = infer_u64_at(m, *M).value_or(0) != 0;
         if (k && has_mm) {
           other = sample.size();
           break;
@@ -351,9 +351,9 @@ struct DataRun {
       }
       if (kthreads >= 2 && users >= 1 && other * 10 <= sample.size()) c.push_back(F);
     }
-    f[kFlags] = unique(c, "flags word", "the u32 whose PF_KTHREAD bit is set exactly in the "
+    f[kFlags] = infer_unique(c, "flags word", "the u32 whose PF_KTHREAD bit is set exactly in the "
                                         "tasks without mm");
-    if (c.size() > 1) f[kFlags].why += " at " + list_offsets(c);
+    if (c.size() > 1) f[kFlags].why += " at " + infer_list_offsets(c);
   }
 };
 
