@@ -31,24 +31,50 @@ void TargetContext::set_types_status(TypesStatus st) {
   types_done_.notify_all();
 }
 
-void TargetContext::recover_types_in_background(std::shared_ptr<const kernel::KernelImage> img,
-                                                std::optional<kernel::VaRange> range) {
+void TargetContext::recover_types_in_background(
+    std::shared_ptr<const kernel::KernelImage> img, std::optional<kernel::VaRange> range,
+    std::shared_ptr<const kernel::RecoveredSymbols> symbols) {
   if (types_thread_.joinable()) types_thread_.join();  // bounded: one BTF scan
-  set_types_status({TypesState::running, "recovering BTF", nullptr, std::nullopt});
-  types_thread_ = std::thread([this, img, range] {
+  set_types_status({TypesState::running, "recovering BTF", nullptr, std::nullopt, {}, {}});
+  types_thread_ = std::thread([this, img, range, symbols] {
     auto found = kernel::recover_btf(memory_, *img, range);
-    if (!found) {
-      spdlog::warn("types: {}", found.error().message);
-      set_types_status({TypesState::failed, found.error().message, nullptr, std::nullopt});
+    if (found) {
+      spdlog::info("types: BTF at {:#x} (phys {:#x}), {} bytes, {} types, in {:.3f} s, {} "
+                   "reads, {} bytes read",
+                   found->va, found->pa, found->size, found->btf->type_count(),
+                   found->cost.seconds, found->cost.reads, found->cost.bytes);
+      auto ti = std::make_shared<const kernel::TypeInfo>(found->btf);
+      set_types_status({TypesState::done, {}, std::move(ti), std::move(*found), {}, {}});
       return;
     }
-    spdlog::info("types: BTF at {:#x} (phys {:#x}), {} bytes, {} types, in {:.3f} s, {} reads, "
-                 "{} bytes read",
-                 found->va, found->pa, found->size, found->btf->type_count(), found->cost.seconds,
-                 found->cost.reads, found->cost.bytes);
-    auto ti = std::make_shared<const kernel::TypeInfo>(found->btf);
-    set_types_status({TypesState::done, {}, std::move(ti), std::move(*found)});
+    spdlog::warn("types: {}", found.error().message);
+    infer_types(*img, symbols, found.error().message);
   });
+}
+
+// No BTF: the offsets the views use, inferred from memory (kernel/symbols/offset_inference.hpp).
+void TargetContext::infer_types(const kernel::KernelImage& img,
+                                const std::shared_ptr<const kernel::RecoveredSymbols>& symbols,
+                                const std::string& btf_error) {
+  if (!symbols) {
+    set_types_status({TypesState::failed, btf_error + "; no symbols to infer offsets with",
+                      nullptr, std::nullopt, btf_error, {}});
+    return;
+  }
+  auto inf = kernel::infer_offsets(memory_, img, symbols->table);
+  if (!inf || inf->found_count() == 0) {
+    const std::string why = inf ? "no offset inferred" : inf.error().message;
+    set_types_status({TypesState::failed, btf_error + "; offset inference: " + why, nullptr,
+                      std::nullopt, btf_error, {}});
+    return;
+  }
+  spdlog::info("types: no BTF; {} offsets inferred ({} tasks on the ring) in {:.3f} s, {} reads, "
+               "{} bytes read",
+               inf->found_count(), inf->tasks_seen, inf->cost.seconds, inf->cost.reads,
+               inf->cost.bytes);
+  auto ti = std::make_shared<kernel::TypeInfo>();
+  kernel::add_inferred(*inf, *ti);
+  set_types_status({TypesState::done, {}, std::move(ti), std::nullopt, btf_error, std::move(*inf)});
 }
 
 std::optional<SpaceConfig> TargetContext::kernel_space() const {
@@ -158,7 +184,8 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
   // Then types, in the background; kallsyms' [__start_BTF, __stop_BTF) saves the image scan.
   const SymbolsStatus syms = symbols();
   recover_types_in_background(
-      img, syms.symbols ? kernel::btf_range(syms.symbols->table) : std::nullopt);  // under `one`
+      img, syms.symbols ? kernel::btf_range(syms.symbols->table) : std::nullopt,
+      syms.symbols);  // under `one`
   return img;
 }
 

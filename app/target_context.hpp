@@ -19,6 +19,7 @@
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/type_info.hpp"
 #include "kernel/symbols/kallsyms.hpp"
+#include "kernel/symbols/offset_inference.hpp"
 #include "transport/counting_memory.hpp"
 #include "transport/physical_memory.hpp"
 #include "transport/transport_stats.hpp"
@@ -42,7 +43,8 @@ struct DiscoveryStatus {
   std::shared_ptr<const kernel::KernelImage> image;
 };
 
-// Kernel types (BTF now), recovered in the background once discovery has found the kernel.
+// Kernel types, recovered in the background once discovery has found the kernel: BTF, or
+// without it (or when it does not parse) offsets inferred from memory.
 enum class TypesState { not_run, running, done, failed };
 
 struct TypesStatus {
@@ -51,6 +53,9 @@ struct TypesStatus {
   std::shared_ptr<const kernel::TypeInfo> types;
   // Where the BTF was found and what finding it cost (btf is the parsed blob).
   std::optional<kernel::BtfFound> btf;
+  // Without BTF: why not, and what inference found.
+  std::string btf_error{};
+  std::optional<kernel::InferenceReport> inference{};
 };
 
 // Kernel symbols (kallsyms), recovered after discovery succeeds (kernel/symbols/kallsyms.hpp).
@@ -92,9 +97,12 @@ class TargetContext {
   TypesStatus types() const;
   TypesStatus wait_for_types(Deadline until) const;
   // Recovers BTF for `img` on a background thread (discover() calls it on success). `range`:
-  // [__start_BTF, __stop_BTF) when symbols know it; otherwise the image is scanned.
-  void recover_types_in_background(std::shared_ptr<const kernel::KernelImage> img,
-                                   std::optional<kernel::VaRange> range = std::nullopt);
+  // [__start_BTF, __stop_BTF) when symbols know it; otherwise the image is scanned. Without
+  // BTF, offsets are inferred when `symbols` are there.
+  void recover_types_in_background(
+      std::shared_ptr<const kernel::KernelImage> img,
+      std::optional<kernel::VaRange> range = std::nullopt,
+      std::shared_ptr<const kernel::RecoveredSymbols> symbols = nullptr);
   // Publishes a types status (tests).
   void set_types_status(TypesStatus st);
   SymbolsStatus symbols() const;
@@ -104,6 +112,10 @@ class TargetContext {
   void set_symbols_status(SymbolsStatus st);
 
  private:
+  // Without BTF: infers offsets and publishes them as the types (or the failure).
+  void infer_types(const kernel::KernelImage& img,
+                   const std::shared_ptr<const kernel::RecoveredSymbols>& symbols,
+                   const std::string& btf_error);
   // Recovers kallsyms for `img` and publishes the outcome (symbols()).
   void recover_symbols(const kernel::KernelImage& img, const kernel::ProgressFn& progress);
 

@@ -35,6 +35,16 @@ std::string types_text(const TypesStatus& t) {
     case TypesState::failed: return "types: failed: " + t.message + "\n";
     case TypesState::done: break;
   }
+  if (t.inference) {
+    const kernel::InferenceReport& r = *t.inference;
+    std::size_t both = 0;
+    for (const kernel::InferredMember& m : r.members) both += m.found() && m.data && m.code;
+    return fmt::format("types: offsets inferred from memory (no BTF: {})\n  {} members found ({} "
+                       "confirmed by data and code), {} missing, {} tasks on the ring, in {:.3f} "
+                       "s, {} reads, {} bytes\n  (monitor offsets lists each with its method)\n",
+                       t.btf_error, r.found_count(), both, r.missing.size(), r.tasks_seen,
+                       r.cost.seconds, r.cost.reads, r.cost.bytes);
+  }
   if (!t.btf) return "types: done\n";
   const kernel::BtfFound& b = *t.btf;
   return fmt::format("types: BTF at {:#x} (physical {:#x}), {} bytes, {} types\n  located by: {} "
@@ -45,6 +55,19 @@ std::string types_text(const TypesStatus& t) {
 
 void types_json(JsonWriter& j, const TypesStatus& t) {
   j.key("types").begin_object().field("state", types_state_name(t.state));
+  if (t.state == TypesState::done && t.inference) {
+    const kernel::InferenceReport& r = *t.inference;
+    j.field("source", "inference")
+        .field("btf_error", t.btf_error)
+        .field("found", r.found_count())
+        .field("missing", r.missing.size())
+        .field("tasks", r.tasks_seen)
+        .field("seconds", r.cost.seconds)
+        .field("reads", r.cost.reads)
+        .field("bytes", r.cost.bytes)
+        .end_object();
+    return;
+  }
   if (t.state != TypesState::done || !t.btf) {
     j.field("message", t.message).end_object();
     return;

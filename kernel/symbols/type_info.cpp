@@ -27,6 +27,19 @@ void TypeInfo::add_member(std::string struct_name, std::string path, FieldInfo f
   extra_[{std::move(struct_name), std::move(path)}] = std::move(f);
 }
 
+void TypeInfo::add_missing(std::string struct_name, std::string path, std::string why) {
+  missing_[{std::move(struct_name), std::move(path)}] = std::move(why);
+}
+
+void TypeInfo::add_size(std::string struct_name, std::uint64_t size, std::string source) {
+  extra_sizes_[std::move(struct_name)] = {size, std::move(source)};
+}
+
+std::string TypeInfo::size_source(std::string_view name) const {
+  auto it = extra_sizes_.find(split_tag(name).second);
+  return it != extra_sizes_.end() ? it->second.second : std::string(kBtf);
+}
+
 Result<std::uint32_t> TypeInfo::composite(std::string_view name) const {
   if (!btf_) return std::unexpected(no_types());
   auto [tag, bare] = split_tag(name);
@@ -36,6 +49,8 @@ Result<std::uint32_t> TypeInfo::composite(std::string_view name) const {
 }
 
 Result<std::uint64_t> TypeInfo::struct_size(std::string_view name) const {
+  if (auto it = extra_sizes_.find(split_tag(name).second); it != extra_sizes_.end())
+    return it->second.first;
   auto id = composite(name);
   if (!id) return std::unexpected(id.error());
   return btf_->size_of(*id);
@@ -45,6 +60,10 @@ Result<FieldInfo> TypeInfo::member(std::string_view struct_name, std::string_vie
   if (auto it = extra_.find(std::pair(std::string(struct_name), std::string(path)));
       it != extra_.end())
     return it->second;
+  if (!btf_)
+    if (auto it = missing_.find(std::pair(std::string(struct_name), std::string(path)));
+        it != missing_.end())
+      return std::unexpected(Error{Errc::not_found, it->second, 0});
   auto id = composite(struct_name);
   if (!id) return std::unexpected(id.error());
   std::uint32_t cur = *id;

@@ -1,7 +1,7 @@
 // TypeInfo: the one view of kernel structure layouts that the Linux views use (design.md),
-// whichever source filled it. Today the source is BTF (kernel/symbols/btf.hpp); offset
-// inference and profiles will add entries with add_member(), which win over BTF, and every
-// answer says where it came from.
+// whichever source filled it: BTF (kernel/symbols/btf.hpp), offset inference
+// (offset_inference.hpp) or a profile (profile.hpp). Inference and profiles add entries with
+// add_member()/add_size(), which win over BTF, and every answer says where it came from.
 #pragma once
 
 #include <cstdint>
@@ -65,12 +65,25 @@ class TypeInfo {
 
   // An offset from another source (inference, a profile); wins over BTF for member().
   void add_member(std::string struct_name, std::string path, FieldInfo f);
+  // Why another source could not find a member: member() says so when BTF does not know it.
+  void add_missing(std::string struct_name, std::string path, std::string why);
+  // A struct size from another source (a profile); wins over BTF for struct_size().
+  void add_size(std::string struct_name, std::uint64_t size, std::string source);
+  // Where struct_size(name) comes from: the added size's source, else "BTF".
+  std::string size_source(std::string_view name) const;
+  // Members added with add_member(), by (struct, path).
+  const std::map<std::pair<std::string, std::string>, FieldInfo, std::less<>>& added_members()
+      const {
+    return extra_;
+  }
 
  private:
   Result<std::uint32_t> composite(std::string_view name) const;
 
   std::shared_ptr<const btf::Btf> btf_;
   std::map<std::pair<std::string, std::string>, FieldInfo, std::less<>> extra_;
+  std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> extra_sizes_;
+  std::map<std::pair<std::string, std::string>, std::string, std::less<>> missing_;
 };
 
 }  // namespace tlpstub::kernel

@@ -82,7 +82,8 @@ std::vector<WantedSize> resolve_sizes(const TypeInfo& ti) {
   std::vector<WantedSize> out;
   for (std::string_view s : wanted_sizes()) {
     auto n = ti.struct_size(s);
-    out.push_back({std::string(s), n ? std::optional(*n) : std::nullopt, n ? "BTF" : ""});
+    out.push_back({std::string(s), n ? std::optional(*n) : std::nullopt,
+                   n ? ti.size_source(s) : std::string()});
   }
   return out;
 }

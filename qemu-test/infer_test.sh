@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# infer_test.sh --tlpstub BIN --kernel K --cpu C --cache DIR --initrd FILE [--workdir DIR] [--mem SIZE]
+#
+# Structure offsets without BTF: the guest is paused and its RAM copied twice; in one copy the
+# bytes between the guest's own __start_BTF and __stop_BTF (its kallsyms on the serial console,
+# or System.map + KASLR slide) are zeroed. tlpstub on the intact copy serves BTF offsets (its
+# BTF path is checked against pahole by btf_test.sh); tlpstub on the wiped copy must fall back
+# to offset inference, and `monitor offsets --json` must give, for every member below, the
+# offset BTF gives, with an "inference (...)" source. Members inference has no method for
+# (on_cpu, the printk ring buffer) must be reported missing, never wrong.
+# Exit 77 when the tlpstub binary does not exist (a failure under CI=true).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+tlpstub= rest=()
+while (($#)); do
+  case "$1" in
+    --tlpstub) tlpstub=$2; shift 2 ;;
+    *) rest+=("$1"); shift ;;
+  esac
+done
+[[ -n $tlpstub && -x $tlpstub ]] || test_skip "tlpstub binary '${tlpstub:-<none>}' does not exist"
+
+guest_test_boot "${rest[@]}"
+tmp=$GUEST_DIR
+
+start=$(guest_sym __start_BTF) stop=$(guest_sym __stop_BTF)
+[[ -n $start && -n $stop ]] || guest_die "no __start_BTF/__stop_BTF on the serial console"
+pa=$(guest_kva2pa "$start")
+off=$(guest_ram_offset "$pa")
+guest_pause
+cp "$GUEST_RAM" "$tmp/ram-btf.bin"
+cp "$GUEST_RAM" "$tmp/ram-nobtf.bin"
+guest_stop
+dd if=/dev/zero of="$tmp/ram-nobtf.bin" bs=1M iflag=count_bytes oflag=seek_bytes conv=notrunc \
+   seek="$off" count=$((stop - start)) status=none
+echo "guest: __start_BTF $start __stop_BTF $stop ($((stop - start)) bytes at phys $pa) zeroed in the copy"
+
+# offsets_of RAMFILE OUT: `monitor info --json` and `monitor offsets --json` once types are done.
+offsets_of() {
+  local ram=$1 name=$2 port out t0=$SECONDS
+  port=$(free_port)
+  local targs=(--memory "$ram")
+  (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
+  stub_start "$tlpstub" "$tmp/tlpstub-$name.log" "$port" "${targs[@]}"
+  while :; do
+    out=$(stub_gdb "$port" "monitor info" || true)
+    [[ $out == *"discovery: running"* || $out == *"types: recovering"* ]] || break
+    (( SECONDS - t0 > 90 )) && { fail "$name: types still not recovered after 90 s"; break; }
+    sleep 0.5
+  done
+  out=$(stub_gdb "$port" ==I== "monitor info --json" ==O== "monitor offsets --json" \
+        ==T== "monitor info" ==OT== "monitor offsets" ==END== || true)
+  echo "$out" >"$tmp/gdb-$name.log"
+  harness seg I <<<"$out" >"$tmp/info-$name.json"
+  harness seg O <<<"$out" >"$tmp/offsets-$name.json"
+  echo "--- $name: monitor info (types) and monitor offsets"
+  harness seg T <<<"$out" | sed -n '/^types:/,/^kallsyms:/p' | sed 's/^/    /'
+  harness seg OT <<<"$out" | sed 's/^/    /'
+  kill "$STUB_PID" 2>/dev/null || true
+}
+offsets_of "$tmp/ram-btf.bin" btf
+offsets_of "$tmp/ram-nobtf.bin" nobtf
+
+if python3 - "$tmp/info-btf.json" "$tmp/offsets-btf.json" "$tmp/info-nobtf.json" \
+     "$tmp/offsets-nobtf.json" >"$tmp/compare.log" 2>&1 <<'PY'
+import json, sys
+info_b, off_b, info_n, off_n = (json.load(open(p)) for p in sys.argv[1:5])
+want = {("task_struct", w) for w in ("tasks", "pid", "tgid", "comm", "real_parent", "parent",
+        "mm", "active_mm", "flags", "__state|state", "signal", "thread_node|thread_group",
+        "stack", "thread.sp", "thread_info.cpu|cpu")}
+want |= {("mm_struct", "pgd"), ("signal_struct", "thread_head")}
+bad = 0
+def check(ok, msg):
+    global bad
+    print(("ok   " if ok else "FAIL ") + msg)
+    bad += not ok
+check(info_b["types"].get("source") == "BTF", f"intact RAM: types from BTF ({info_b['types']})")
+check(info_n["types"].get("source") == "inference",
+      f"wiped RAM: types from inference ({info_n['types']})")
+btf = {(o["struct"], o["wanted"]): o for o in off_b["offsets"]}
+inf = {(o["struct"], o["wanted"]): o for o in off_n["offsets"]}
+agree = 0
+for key in sorted(btf):
+    b, i = btf[key], inf.get(key)
+    name = f"{key[0]}.{key[1]}"
+    if i is None:
+        check(False, f"{name}: not listed without BTF")
+    elif i["offset"] is None:
+        check(key not in want, f"{name}: missing without BTF ({i.get('missing')}); BTF {b['offset']}")
+    else:
+        same = i["offset"] == b["offset"] and i["member"] == b["member"]
+        check(same and i["source"].startswith("inference"),
+              f"{name}: {i['member']} at {i['offset']} by {i['source']}; BTF: {b['member']} at {b['offset']}")
+        agree += same
+print(f"{agree} inferred offsets equal BTF's; {len(want)} required")
+sys.exit(1 if bad else 0)
+PY
+then
+  pass "inference without BTF agrees with BTF: $(tail -n 1 "$tmp/compare.log")"
+else
+  fail "inference without BTF differs from BTF (see $tmp/compare.log)"
+fi
+sed 's/^/    /' "$tmp/compare.log"
+rm -f "$tmp/ram-btf.bin" "$tmp/ram-nobtf.bin"
+test_summary
