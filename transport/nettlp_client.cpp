@@ -109,6 +109,7 @@ struct Batch {
 // `gen` tells the deadline of the current attempt from older ones.
 struct Slot {
   bool active = false;
+  bool dirty = false;  // released after retries or abandonment: read its socket before reuse
   std::uint32_t gen = 0;
   Job job;
   tlp::ReadAssembly assembly;
@@ -289,6 +290,7 @@ struct NetTlpClient::Impl {
   void release(std::uint16_t tag, bool clean_finish) {
     Slot& s = slots[tag];
     s.active = false;
+    s.dirty = s.dirty || !clean_finish;
     const Clock::duration hold = clean_finish ? Clock::duration(opt.tag_hold) : 2 * timeout;
     auto& p = s.poison[s.job.signature()];
     p = std::max(p, now + hold);
@@ -348,9 +350,14 @@ struct NetTlpClient::Impl {
 
   void start(std::uint16_t tag, const Job& job) {
     // Anything still queued on this socket belongs to an old request. With a stamping adapter
-    // duplicates are recognized anyway, so the extra syscall is spent only for one that is not.
-    if (unstamped_seen) drain(tag);
+    // duplicates are recognized anyway, so the extra syscall is spent only for one that is not,
+    // and on a tag whose last request was retried or abandoned: a completion of another attempt
+    // may sit in the socket unread, since the tag hold can pass while this thread is
+    // descheduled between two waits, and the next wait would hand it to the new request (wrong
+    // bytes, seen once in a test run under heavy load).
     Slot& s = slots[tag];
+    if (unstamped_seen || s.dirty) drain(tag);
+    s.dirty = false;
     s.active = true;
     s.job = job;
     s.assembly.reset(job.addr, job.len);
