@@ -26,6 +26,13 @@ struct MonitorArgs {
   bool json = false;                      // --json: one JSON object per result row
   std::optional<std::uint64_t> count;     // -n N (only for commands with takes_count)
   std::optional<std::string_view> pattern;  // the first word, for commands with takes_pattern
+  std::vector<std::string_view> switches;   // the command's own --flags that were given
+
+  bool has(std::string_view sw) const {
+    for (std::string_view s : switches)
+      if (s == sw) return true;
+    return false;
+  }
 };
 
 struct MonitorCommand {
@@ -42,6 +49,7 @@ struct MonitorCommand {
   std::size_t min_words = 0, max_words = 0;  // positional arguments accepted
   bool takes_count = false;                  // -n N
   bool takes_pattern = false;                // first word is a pattern
+  std::vector<std::string> switches;         // --flags of its own ("--threads"), with no value
   // A requirement the target provides (MonitorRegistry::provide), checked before run; empty:
   // none.
   std::string needs;
