@@ -39,13 +39,16 @@ std::uint64_t get_at(std::span<const std::uint8_t> buf, std::uint64_t off, std::
 }
 
 // The spans of task_struct to read: the fields, merged where they lie close (one range each
-// in the batch; reading the whole 10 KiB would cost bandwidth, not round trips).
+// in the batch; reading the whole 10 KiB would cost bandwidth, not round trips). Each request
+// on the link carries up to 512 bytes (NetTLP MRRS) and costs far more than the bytes in it,
+// so gaps below 512 bytes are read rather than split: 6.12's fields become 3 spans, about 4
+// requests per task (measured: 9 with 64-byte gaps).
 struct SpanPlan {
   std::uint64_t base = 0, extent = 0;  // buffer covers [base, base + extent)
   std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;  // (offset, size)
 };
 
-SpanPlan plan_spans(std::vector<Field> fields, std::uint64_t gap = 64) {
+SpanPlan plan_spans(std::vector<Field> fields, std::uint64_t gap = 512) {
   std::erase_if(fields, [](const Field& f) { return !f.present || f.size == 0; });
   std::sort(fields.begin(), fields.end(),
             [](const Field& a, const Field& b) { return a.offset < b.offset; });
