@@ -102,6 +102,9 @@ end textsyms
 begin pslast; ps -o pid,ppid,stat,comm; end pslast
 begin tids; for t in /proc/[0-9]*/task/[0-9]*; do echo "${t##*/}"; done; end tids
 echo "==TLPSTUB-READY=="
+# bench/tasks_bench.sh appends /bin/tlpstub-threads and asks for N threads on the cmdline.
+n=$(sed -n 's/.*tlpstub\.threads=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$n" ] && [ -x /bin/tlpstub-threads ]; then /bin/tlpstub-threads "$n" & fi
 
 if grep -qw 'tlpstub.panic=1' /proc/cmdline; then
   sleep 1
