@@ -3,6 +3,8 @@
 // huge counts) that must end with a partial list, warnings naming the place, in few batches.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "kernel/linux/task_state.hpp"
 #include "kernel/linux/tasks.hpp"
 #include "tests/kernel/linux/fake_tasks.hpp"
@@ -109,6 +111,39 @@ TEST(Tasks, InconsistentNodeIsRetriedThenDropped) {
   ASSERT_FALSE(l->warnings.empty());
   EXPECT_NE(l->warnings[0].find("inconsistent"), std::string::npos) << l->warnings[0];
   EXPECT_EQ(l->stats.batches, 3u + 3 * 5 + 2);  // cpus, 3 walks, parent, mm
+}
+
+// A live target: memory that changes under the walk. Before batch `at`, `change` runs.
+class ChangingMemory final : public PhysicalMemory {
+ public:
+  ChangingMemory(PhysicalMemory& inner, std::size_t at, std::function<void()> change)
+      : inner_(inner), at_(at), change_(std::move(change)) {}
+  MemoryInfo info() const override { return inner_.info(); }
+
+ protected:
+  void do_read(std::span<const ReadRange> r, std::span<ReadStatus> st, Deadline d) override {
+    if (++batches_ == at_) change_();
+    inner_.read(r, st, d);
+  }
+
+ private:
+  PhysicalMemory& inner_;
+  std::size_t at_, batches_ = 0;
+  std::function<void()> change_;
+};
+
+TEST(Tasks, ATargetChangingUnderTheWalkIsWalkedAgain) {
+  World w;
+  w.k.build_idr();
+  const std::uint64_t leaf = w.k.leaves[1] + FakeTasks::kXaOffset;
+  w.k.w8(leaf, 9);  // mid-update on the first walk...
+  ChangingMemory live(w.k.mem, 9, [&] { w.k.w8(leaf, 1); });  // ...done by the second
+  SymbolTable st = w.k.table();
+  auto l = list_tasks(live, TaskSource{w.k.types, st, w.k.regions()});
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->stats.attempts, 2);
+  EXPECT_TRUE(l->complete) << (l->warnings.empty() ? "" : l->warnings[0]);
+  EXPECT_EQ(l->tasks.size(), 9u);
 }
 
 TEST(Tasks, SharedSubtreeAndHugeCountsAreCapped) {
