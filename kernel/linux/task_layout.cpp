@@ -80,6 +80,9 @@ Result<TaskLayout> task_layout(const TypeInfo& ti) {
     l.xa_chunk_shift = static_cast<unsigned>(std::countr_zero(l.xa_chunk));
   }
   l.mm_pgd = r.get("mm_struct", {"pgd"});
+  l.signal = r.get("task_struct", {"signal"});
+  l.thread_node = r.get("task_struct", {"thread_node"});
+  l.thread_head = r.get("signal_struct", {"thread_head"});
   l.rq_idle = r.get("rq", {"idle"});
   l.rq_curr = r.get("rq", {"curr"});
   l.frame_r15 = r.get("inactive_task_frame", {"r15"});

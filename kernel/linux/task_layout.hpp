@@ -36,6 +36,8 @@ struct TaskLayout {
   unsigned xa_chunk_shift = 0;  // log2(xa_chunk)
   // mm_struct, rq (per-CPU runqueues)
   Field mm_pgd, rq_idle, rq_curr;
+  // threads for the list-walk fallback: signal->thread_head ring through task->thread_node
+  Field signal, thread_node, thread_head;
   // struct inactive_task_frame (arch/x86/include/asm/switch_to.h)
   Field frame_r15, frame_r14, frame_r13, frame_r12, frame_bx, frame_bp, frame_ret;
 

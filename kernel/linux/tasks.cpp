@@ -401,6 +401,102 @@ CpuTasks cpu_tasks(KernelReader& rd, const TaskLayout& l, const SymbolTable& sym
   return c;
 }
 
+// The threads of every leader found by the list walk: each signal->thread_head ring
+// (task->thread_node, 6.7+ and backported to 6.1) walked for all leaders in parallel, a batch
+// of links and a batch of tasks per round; back links checked, rounds and tasks capped.
+void walk_threads(KernelReader& rd, Walker& w, const TaskLayout& l, const TaskLimits& lim,
+                  std::vector<RawTask>& raws) {
+  if (!l.signal.present || !l.thread_node.present || !l.thread_head.present) {
+    w.warn("threads not listed: types lack task_struct.signal/thread_node or "
+           "signal_struct.thread_head (thread_group before 6.7 is not walked)");
+    return;
+  }
+  struct Ring {
+    std::uint64_t head = 0, start = 0, prev = 0, next = 0;  // list nodes
+    std::int32_t tgid = 0;
+    bool done = false;
+  };
+  std::vector<Ring> rings;
+  {
+    const std::size_t leaders = raws.size();
+    std::vector<std::array<std::uint8_t, 24>> b(leaders);
+    std::vector<VaRead> reads;
+    for (std::size_t i = 0; i < leaders; ++i) {
+      reads.push_back({raws[i].t.address + l.signal.offset, std::span(b[i]).subspan(0, 8)});
+      reads.push_back({raws[i].t.address + l.thread_node.offset + l.list_next.offset,
+                       std::span(b[i]).subspan(8, 8)});
+    }
+    auto st = rd.read(reads);
+    for (std::size_t i = 0; i < leaders; ++i) {
+      if (!st[2 * i] || !st[2 * i + 1]) continue;
+      Ring r;
+      r.head = load_le64(b[i].data()) + l.thread_head.offset;
+      r.start = r.prev = raws[i].t.address + l.thread_node.offset;
+      r.next = load_le64(b[i].data() + 8);
+      r.tgid = raws[i].t.tgid;
+      rings.push_back(r);
+    }
+  }
+  std::unordered_set<std::uint64_t> seen;
+  for (auto& r : raws) seen.insert(r.t.address);
+  for (std::size_t round = 0; round < lim.max_tasks; ++round) {
+    // Step over the ring's head (it is in signal_struct, not a task): one link read.
+    std::vector<std::array<std::uint8_t, 8>> hb(rings.size());
+    std::vector<VaRead> heads;
+    std::vector<std::size_t> hidx;
+    for (std::size_t i = 0; i < rings.size(); ++i)
+      if (!rings[i].done && rings[i].next == rings[i].head) {
+        heads.push_back({rings[i].head + l.list_next.offset, hb[i]});
+        hidx.push_back(i);
+        rings[i].prev = rings[i].head;
+      }
+    auto hs = rd.read(heads);
+    for (std::size_t k = 0; k < hs.size(); ++k) {
+      Ring& r = rings[hidx[k]];
+      if (hs[k]) r.next = load_le64(hb[hidx[k]].data());
+      else r.done = true;
+    }
+    std::vector<std::uint64_t> addrs;
+    std::vector<std::size_t> who;
+    for (std::size_t i = 0; i < rings.size(); ++i) {
+      Ring& r = rings[i];
+      if (r.done) continue;
+      if (r.next == r.start || r.next == r.head) {  // back at the leader: done
+        r.done = true;
+        continue;
+      }
+      const std::uint64_t t = r.next - l.thread_node.offset;
+      if (!seen.insert(t).second || seen.size() > lim.max_tasks) {
+        w.warn(fmt::format("threads of {}: cycle or cap at task {:#x}", r.tgid, t));
+        r.done = true;
+        continue;
+      }
+      addrs.push_back(t);
+      who.push_back(i);
+    }
+    if (addrs.empty()) return;
+    auto got = w.read_tasks(addrs);
+    std::vector<std::array<std::uint8_t, 16>> nb(addrs.size());
+    std::vector<VaRead> nodes;
+    for (std::size_t k = 0; k < addrs.size(); ++k)
+      nodes.push_back({addrs[k] + l.thread_node.offset, nb[k]});
+    auto ns = rd.read(nodes);
+    for (std::size_t k = 0; k < addrs.size(); ++k) {
+      Ring& r = rings[who[k]];
+      const std::uint64_t next = ns[k] ? load_le64(nb[k].data() + l.list_next.offset) : 0;
+      const std::uint64_t prev = ns[k] ? load_le64(nb[k].data() + l.list_prev.offset) : 0;
+      if (!got[k] || !ns[k] || prev != r.prev || got[k]->t.tgid != r.tgid) {
+        w.warn(fmt::format("threads of {} broken at task {:#x}", r.tgid, addrs[k]));
+        r.done = true;
+        continue;
+      }
+      raws.push_back(std::move(*got[k]));
+      r.prev = r.next;
+      r.next = next;
+    }
+  }
+}
+
 }  // namespace
 
 KernelRegions kernel_regions(const KernelImage& img, const SymbolTable& syms,
@@ -494,7 +590,6 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
   if (!idr_done) {
     out.method = "tasks list";
     out.complete = false;
-    out.warnings.push_back("threads not listed: the tasks list holds group leaders only");
     // init_task first, then one link at a time: each step needs the previous one.
     const std::uint64_t head = init_task->address + l.tasks.offset;
     auto got = w.read_tasks({init_task->address});
@@ -532,6 +627,7 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
       cur = std::move(n[0]);
     }
     if (cur && cur->t.address != init_task->address) raws.push_back(*cur);
+    walk_threads(rd, w, l, lim, raws);
     // Idle tasks in one batch.
     auto it = w.read_tasks(idle);
     for (std::size_t i = 0; i < it.size(); ++i) {

@@ -18,7 +18,9 @@
 // which task runs where), at runqueues + __per_cpu_offset[cpu] for cpu < nr_cpu_ids.
 //
 // Fallback when the IDR cannot be used: init_task.tasks walked one link at a time (group
-// leaders only), each link validated (a kernel address, back link, no cycle, length cap).
+// leaders), each link validated (a kernel address, back link, no cycle, length cap); then
+// every leader's signal->thread_head ring (task->thread_node) walked for all leaders in
+// parallel, a round of batches per thread, back links checked.
 //
 // Target memory is untrusted: a live target changes under the walk (bounded retries), and a
 // corrupted one gives a partial list plus warnings naming where it broke; never a hang.

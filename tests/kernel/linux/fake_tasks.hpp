@@ -22,7 +22,8 @@ struct FakeTasks {
   // task_struct
   static constexpr std::uint64_t kCpu = 16, kState = 24, kFlags = 28, kTasks = 64, kMm = 80,
                                  kExit = 88, kPid = 96, kTgid = 100, kParent = 104,
-                                 kPidLinks = 128, kComm = 200, kThreadSp = 512;
+                                 kPidLinks = 128, kComm = 200, kThreadSp = 512,
+                                 kSignal = 184, kThreadNode = 256, kThreadHead = 16;
   // struct pid / upid / pid_namespace / xa_node / mm_struct / rq
   static constexpr std::uint64_t kPidLevel = 4, kPidTasks = 16, kPidNumbers = 64;
   static constexpr std::uint64_t kNsHead = 8, kNsBase = 16;
@@ -87,6 +88,9 @@ struct FakeTasks {
     m("task_struct", "pid_links", kPidLinks, 48);
     m("task_struct", "comm", kComm, 16);
     m("task_struct", "thread.sp", kThreadSp, 8);
+    m("task_struct", "signal", kSignal, 8);
+    m("task_struct", "thread_node", kThreadNode, 16);
+    m("signal_struct", "thread_head", kThreadHead, 16);
     m("list_head", "next", 0, 8);
     m("list_head", "prev", 8, 8);
     m("hlist_node", "pprev", 8, 8);
@@ -123,6 +127,13 @@ struct FakeTasks {
     next_pa += (n + 63) & ~63ull;
     mem.back(PhysAddr(p), n);
     return kPob + p;
+  }
+  // signal_structs from an area of their own, so task addresses stay where tests expect them.
+  std::uint64_t next_signal_pa = 0x2400000;
+  std::uint64_t alloc_signal() {
+    mem.back(PhysAddr(next_signal_pa), 64);
+    next_signal_pa += 64;
+    return kPob + next_signal_pa - 64;
   }
   std::uint64_t image_alloc(std::uint64_t n) {
     const std::uint64_t v = next_image;
@@ -162,6 +173,20 @@ struct FakeTasks {
     const std::uint64_t parent = ppid == 0 ? init_task : task_of.at(ppid);
     write_task(t, pid, tgid, parent, comm, state, mm, user ? 0 : 0x00200000, 1, exit);
     task_of[pid] = t;
+    // signal->thread_head: a ring of every thread's thread_node (list_add_tail).
+    const std::uint64_t sig = pid == tgid ? alloc_signal()
+                                          : mem.peek_u64(PhysAddr(pa(task_of.at(tgid) + kSignal)));
+    w64(t + kSignal, sig);
+    const std::uint64_t th = sig + kThreadHead, node = t + kThreadNode;
+    if (pid == tgid) {
+      w64(th, th);
+      w64(th + 8, th);
+    }
+    const std::uint64_t tail = mem.peek_u64(PhysAddr(pa(th + 8)));
+    w64(node, th);
+    w64(node + 8, tail);
+    w64(tail, node);
+    w64(th + 8, node);
     if (pid == tgid) {  // insert before init_task in the ring (list_add_tail)
       const std::uint64_t head = init_task + kTasks;
       const std::uint64_t last = mem.peek_u64(PhysAddr(pa(head + 8)));

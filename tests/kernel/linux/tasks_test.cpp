@@ -169,10 +169,31 @@ TEST(Tasks, WithoutTheIdrTheTasksListGivesLeaders) {
   auto l = w.walk();
   ASSERT_TRUE(l);
   EXPECT_EQ(l->method, "tasks list");
-  EXPECT_FALSE(l->complete);  // threads are missing
+  EXPECT_FALSE(l->complete);  // the IDR was not used: a warning says so
   EXPECT_EQ(summary(*l),
             "0/0/0Rswapper/0* 0/0/0Rswapper/1* 1/1/0Sinit 2/2/0Skthreadd 3/3/2Ikworker/0:0 "
-            "70/70/1Zdefunct 100/100/1Sserver 130/130/100Tchild ");
+            "70/70/1Zdefunct 100/100/1Sserver 101/100/1Dworker 130/130/100Tchild ");
+  EXPECT_EQ(l->warnings.size(), 1u) << l->warnings.back();
+}
+
+TEST(Tasks, ListWalkFindsThreadsInRoundsAndStopsAtABrokenRing) {
+  World w;
+  w.k.add(102, 100, 1, "worker2", 1);
+  w.k.add(103, 100, 1, "worker3", 1);
+  w.k.drop_symbol("init_pid_ns");
+  auto l = w.walk();
+  ASSERT_TRUE(l);
+  EXPECT_NE(summary(*l).find("101/100/1Dworker 102/100/1Sworker2 103/100/1Sworker3 "),
+            std::string::npos) << summary(*l);
+  // worker2's back link now names someone else: the ring is cut there.
+  w.k.w64(w.k.task_of[102] + FakeTasks::kThreadNode + 8, 0xffff888000000080);
+  l = w.walk();
+  ASSERT_TRUE(l);
+  EXPECT_EQ(summary(*l).find("worker2"), std::string::npos);
+  EXPECT_NE(summary(*l).find("101/100/1Dworker"), std::string::npos);
+  std::string all;
+  for (auto& s : l->warnings) all += s + "\n";
+  EXPECT_NE(all.find("threads of 100 broken at task"), std::string::npos) << all;
 }
 
 TEST(Tasks, CyclicTasksListEndsWithWarning) {
@@ -189,7 +210,7 @@ TEST(Tasks, CyclicTasksListEndsWithWarning) {
   for (auto& s : l->warnings) all += s + "\n";
   EXPECT_NE(all.find("tasks list broken after pid 130"), std::string::npos) << all;
   EXPECT_NE(summary(*l).find("130/130"), std::string::npos);
-  EXPECT_EQ(l->tasks.size(), 8u);
+  EXPECT_EQ(l->tasks.size(), 9u);  // 2 idle, 6 leaders, thread 101
 }
 
 TEST(Tasks, BrokenBackLinkStopsTheListWalk) {
