@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "app/commands/commands.hpp"
+#include "app/task_threads.hpp"
 #include "kernel/address_space.hpp"
 
 namespace tlpstub::app {
@@ -74,20 +75,17 @@ Result<stub::RegisterSet> KernelTarget::registers(std::int64_t thread_id) {
   const auto& list = state_.threads();
   if (std::none_of(list.begin(), list.end(), [&](const auto& t) { return t.id == thread_id; }))
     return fail(Errc::not_found, fmt::format("no thread {}", thread_id));
-  // Nothing is known about CPU state over DMA, but the page table is. gdb 13 refuses to
-  // attach to a thread whose PC is unavailable ("PC register is not available"), so the
-  // kernel pseudo-thread reports the start of the kernel image (_text) as its PC: a real
+  if (auto regs = task_registers(state_, thread_id)) return *regs;
+  // The kernel pseudo-thread. Nothing is known about CPU state over DMA, but the page table
+  // is. gdb 13 refuses to attach to a thread whose PC is unavailable ("PC register is not
+  // available"), so it reports the start of the kernel image (_text) as its PC: a real
   // address gdb can show and disassemble, never presented as a CPU's instruction pointer
   // (README, "What gdb sees"). Where no image is known, rip would best be unavailable, but
   // then gdb 13 drops the connection at `target remote` ("PC register is not available"),
   // and the user could not even reach `monitor phys on` or `monitor cr3`: so rip is 0 there,
   // a placeholder that `monitor info` and the attach message explain
   // (tests/app/no_kernel_gdb_test.sh attaches stock gdb to memory with no kernel in it).
-  stub::RegisterSet regs;
-  const auto& sc = state_.snapshot().space;
-  regs.set(stub::Reg::rip, sc && sc->image_va ? sc->image_va : 0);
-  if (sc) regs.set(stub::Reg::cr3, sc->raw_cr3);
-  return regs;
+  return placeholder_registers(state_);
 }
 
 Result<void> KernelTarget::monitor(std::string_view command, const stub::OutputFn& out) {

@@ -1,24 +1,18 @@
 #include "app/session_state.hpp"
 
+#include "app/task_threads.hpp"
+
 namespace tlpstub::app {
 
-namespace {
-
-// One pseudo-thread for the kernel until tasks are listed (next issue).
-std::vector<stub::ThreadInfo> kernel_thread(SessionState& s) {
-  return {{1, "kernel", s.phys_mode() ? "physical memory" : "kernel address space"}};
-}
-
-}  // namespace
-
 SessionState::SessionState(TargetContext& ctx)
-    : ctx_(ctx), mem_(ctx.memory()), lister_(kernel_thread) {}
+    : ctx_(ctx), mem_(ctx.memory()), lister_(task_threads) {}
 
 void SessionState::begin_request(Deadline deadline) {
   ++request_;
   snapshot_.reset();
   symbols_.reset();
   threads_.reset();
+  tasks_.reset();
   // The target is live: page tables read for an earlier request may have changed.
   if (walker_) walker_->new_epoch();
   // Every read of this request (page walks included) stops at the reply's deadline.
@@ -51,6 +45,29 @@ void SessionState::refresh() {
   snapshot_.reset();
   symbols_.reset();
   threads_.reset();
+  tasks_.reset();
+}
+
+const Result<kernel::TaskList>& SessionState::tasks() {
+  if (tasks_) return *tasks_;
+  tasks_ = [&]() -> Result<kernel::TaskList> {
+    const auto& img = snapshot().discovery.image;
+    if (!img) return std::unexpected(no_space_error(0));
+    const SymbolsStatus& sy = symbols();
+    if (sy.state != DiscoveryState::done || !sy.symbols)
+      return fail(Errc::not_found, "tasks: kernel symbols not recovered" +
+                                       (sy.message.empty() ? "" : ": " + sy.message));
+    const TypesStatus ty = ctx_.wait_for_types(mem_.deadline());
+    if (ty.state != TypesState::done || !ty.types)
+      return fail(Errc::not_found, "tasks: kernel types (BTF) not recovered" +
+                                       (ty.message.empty() ? "" : ": " + ty.message));
+    ++task_walks_;
+    const kernel::SymbolTable& table = sy.symbols->table;
+    const kernel::KernelRegions regions =
+        kernel::kernel_regions(*img, table, ctx_.memory().info().max_address);
+    return kernel::list_tasks(mem_, {*ty.types, table, regions}, {}, mem_.deadline());
+  }();
+  return *tasks_;
 }
 
 void SessionState::set_space_override(std::optional<SpaceConfig> sc) {

@@ -18,6 +18,7 @@
 
 #include "app/target_context.hpp"
 #include "common/deadline.hpp"
+#include "kernel/linux/tasks.hpp"
 #include "kernel/page_walker.hpp"
 #include "stub/target.hpp"
 #include "transport/deadline_memory.hpp"
@@ -33,8 +34,8 @@ struct Snapshot {
 
 class SessionState {
  public:
-  // Builds the thread list from a snapshot (the kernel pseudo-thread today; the next issue's
-  // task walk plugs in here).
+  // Builds the thread list from a snapshot (app/task_threads.hpp: one thread per task, or the
+  // kernel pseudo-thread when tasks cannot be listed).
   using ThreadLister = std::function<std::vector<stub::ThreadInfo>(SessionState&)>;
 
   explicit SessionState(TargetContext& ctx);
@@ -51,6 +52,10 @@ class SessionState {
   // The kernel symbols as of this request: if recovery is running, waits for it once, until
   // the request's deadline (only commands that need symbols ask).
   const SymbolsStatus& symbols();
+  // Every task of the kernel as of this request (kernel/linux/tasks.hpp), walked once per
+  // request: `monitor ps`, the thread list and registers share it. Needs symbols and types.
+  const Result<kernel::TaskList>& tasks();
+  std::uint64_t task_walks() const { return task_walks_; }
   // The thread list of this request, built once per request.
   const std::vector<stub::ThreadInfo>& threads();
   void set_thread_lister(ThreadLister lister) { lister_ = std::move(lister); }
@@ -79,6 +84,8 @@ class SessionState {
   std::optional<Snapshot> snapshot_;
   std::optional<SymbolsStatus> symbols_;
   std::optional<std::vector<stub::ThreadInfo>> threads_;
+  std::optional<Result<kernel::TaskList>> tasks_;
+  std::uint64_t task_walks_ = 0;
   ThreadLister lister_;
   std::uint64_t lists_built_ = 0;
   bool phys_mode_ = false;

@@ -7,7 +7,8 @@
 #   ...lines...
 #   ==TLPSTUB-END <section>==
 # sections: version cmdline sysinfo kallsyms vmcoreinfo ps iomem; then the sections of any
-# /etc/tlpstub-init.d/*.sh (sourced; from a second cpio a test appends), then ==TLPSTUB-READY==.
+# /etc/tlpstub-init.d/*.sh (sourced; from a second cpio a test appends); then textsyms pslast
+# tids; then ==TLPSTUB-READY==.
 # Kernel cmdline `tlpstub.panic=1` makes init print ==TLPSTUB-PANICKING== after
 # READY and crash the kernel through /proc/sysrq-trigger.
 set -euo pipefail
@@ -91,7 +92,22 @@ begin ps; ps -o pid,ppid,stat,comm; end ps
 begin iomem; cat /proc/iomem; end iomem
 # Steps a test adds in a second cpio appended to this one (qemu-test/logcfg_test.sh).
 for f in /etc/tlpstub-init.d/*.sh; do [ -f "$f" ] && . "$f"; done
+# Where the scheduler's switch code lies: each wanted text symbol and the next text symbol
+# above it (two passes over kallsyms; fixed-width hex compares as text).
+begin textsyms
+awk 'NR == FNR { if ($3 == "__switch_to_asm" || $3 == "__schedule") a[$3] = $1; next }
+     $2 ~ /^[tT]$/ { for (s in a) if ($1 > a[s] && (!(s in n) || $1 < n[s])) n[s] = $1 }
+     END { for (s in a) print s, a[s], n[s] }' /proc/kallsyms /proc/kallsyms
+end textsyms
+# The last processes and every task id, just before READY: the test pauses the guest after
+# READY, and nothing but init's next `sleep` (a higher pid) starts in between. The tid list
+# uses shell builtins only, so it creates no task of its own.
+begin pslast; ps -o pid,ppid,stat,comm; end pslast
+begin tids; for t in /proc/[0-9]*/task/[0-9]*; do echo "${t##*/}"; done; end tids
 echo "==TLPSTUB-READY=="
+# bench/tasks_bench.sh appends /bin/tlpstub-threads and asks for N threads on the cmdline.
+n=$(sed -n 's/.*tlpstub\.threads=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$n" ] && [ -x /bin/tlpstub-threads ]; then /bin/tlpstub-threads "$n" & fi
 
 if grep -qw 'tlpstub.panic=1' /proc/cmdline; then
   sleep 1

@@ -75,6 +75,9 @@ Result<MonitorArgs> MonitorRegistry::parse(const MonitorCommand& c,
         return fail(Errc::invalid_argument,
                     fmt::format("{}: {} takes a {}", c.name, w, o->value_name));
       a.values[o->name] = words[++i];
+    } else if (w.starts_with("--") &&
+               std::find(c.switches.begin(), c.switches.end(), w) != c.switches.end()) {
+      a.switches.push_back(w);
     } else if (w.starts_with("--")) {
       return fail(Errc::invalid_argument,
                   fmt::format("{}: unknown option '{}'; try 'monitor help {}'", c.name, w,

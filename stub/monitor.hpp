@@ -28,6 +28,13 @@ struct MonitorArgs {
   std::optional<std::string_view> pattern;  // the first word, for commands with takes_pattern
   // Values of the command's own options (MonitorCommand::value_options): {"--out", "F"}.
   std::map<std::string, std::string_view, std::less<>> values;
+  std::vector<std::string_view> switches;   // the command's own --flags that were given
+
+  bool has(std::string_view sw) const {
+    for (std::string_view s : switches)
+      if (s == sw) return true;
+    return false;
+  }
 };
 
 struct MonitorCommand {
@@ -49,6 +56,7 @@ struct MonitorCommand {
     std::string name, value_name, help;
   };
   std::vector<ValueOption> value_options;
+  std::vector<std::string> switches;         // --flags of its own ("--threads"), with no value
   // A requirement the target provides (MonitorRegistry::provide), checked before run; empty:
   // none.
   std::string needs;
