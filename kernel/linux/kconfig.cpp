@@ -35,7 +35,7 @@ std::string_view trim_cr(std::string_view l) {
   return l;
 }
 
-std::optional<std::uint64_t> symbol(const SymbolTable* s, std::string_view name) {
+std::optional<std::uint64_t> kconfig_symbol(const SymbolTable* s, std::string_view name) {
   if (!s) return std::nullopt;
   for (const Symbol* sym : s->find(name))
     if (!sym->percpu) return sym->address;
@@ -212,8 +212,8 @@ Result<KernelConfig> recover_config(const ConfigInputs& in) {
   std::string_view base_source;
 
   // 1. IKCONFIG: exact, when built in.
-  const auto cfg_start = symbol(in.symbols, "kernel_config_data");
-  const auto cfg_end = symbol(in.symbols, "kernel_config_data_end");
+  const auto cfg_start = kconfig_symbol(in.symbols, "kernel_config_data");
+  const auto cfg_end = kconfig_symbol(in.symbols, "kernel_config_data_end");
   if (cfg_start && cfg_end) {
     auto text = read_ikconfig(in, *cfg_start, *cfg_end, rep);
     if (text) {

@@ -55,7 +55,7 @@ struct Reader {
   }
 };
 
-std::optional<std::uint64_t> symbol(const SymbolTable& s, std::string_view name) {
+std::optional<std::uint64_t> printk_symbol(const SymbolTable& s, std::string_view name) {
   auto v = s.find(name);
   for (const Symbol* sym : v)
     if (!sym->percpu) return sym->address;
@@ -161,7 +161,7 @@ Result<KernelLog> read_log_buf(AddressSpace& as, const SymbolTable& syms, const 
   const char* names[6] = {"log_buf", "log_buf_len", "log_first_idx", "log_next_idx",
                           "log_first_seq", "log_next_seq"};
   for (int i = 0; i < 6; ++i) {
-    auto a = symbol(syms, names[i]);
+    auto a = printk_symbol(syms, names[i]);
     if (!a) return fail(Errc::not_found, fmt::format("kernel log: no symbol {}", names[i]));
     va[i] = *a;
   }
@@ -202,9 +202,9 @@ Result<KernelLog> read_kernel_log(AddressSpace& as, const SymbolTable& symbols,
                                   const TypeInfo* types, std::optional<std::uint64_t> last_n) {
   const auto t0 = std::chrono::steady_clock::now();
   Result<KernelLog> log;
-  if (auto prb = symbol(symbols, "prb"))
+  if (auto prb = printk_symbol(symbols, "prb"))
     log = read_prb(as, *prb, types, last_n);
-  else if (symbol(symbols, "log_first_idx"))
+  else if (printk_symbol(symbols, "log_first_idx"))
     log = read_log_buf(as, symbols, types, last_n);
   else
     return fail(Errc::not_found, "kernel log: neither `prb` (5.10+) nor `log_first_idx` (before "
