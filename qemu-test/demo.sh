@@ -61,7 +61,8 @@ stub_pid=$!
 guest_on_exit "kill $stub_pid"
 t0=$SECONDS
 step "tlpstub discovers the kernel over NetTLP"
-until grep -qE "found |discovery failed" "$GUEST_DIR/tlpstub.log"; do
+# Discovery, then symbols (kallsyms) and types (BTF) in the background: `monitor ps` needs all.
+until grep -qE "types: |discovery failed" "$GUEST_DIR/tlpstub.log"; do
   kill -0 "$stub_pid" 2>/dev/null || { cat "$GUEST_DIR/tlpstub.log"; exit 1; }
   (( SECONDS - t0 > 60 )) && { echo "discovery did not finish in 60 s"; cat "$GUEST_DIR/tlpstub.log"; exit 1; }
   sleep 0.1
@@ -76,6 +77,9 @@ cmds=(
   "monitor help"
   "monitor info"
   "monitor version"
+  "monitor ps"
+  "info threads"
+  "monitor dmesg -n 5"
   "x/s $banner"
   "monitor v2p $banner"
   "x/8gx $init_task"
@@ -97,9 +101,13 @@ fi
 gdb -batch "${gdb_args[@]}" </dev/null 2>&1 | tee "$GUEST_DIR/gdb.log"
 # The point of the demo: gdb read the guest's own banner through tlpstub.
 want="\"$(guest_truth version)\\n\""
-if grep -qF -- "$want" "$GUEST_DIR/gdb.log"; then
-  step "done: x/s linux_banner printed the guest's /proc/version"
-else
+if ! grep -qF -- "$want" "$GUEST_DIR/gdb.log"; then
   echo "demo.sh: FAILED: gdb did not print the guest's /proc/version ($want)" >&2
   exit 1
 fi
+# And `monitor ps` listed the processes the guest's init started (comm tlpstub-probe).
+if ! grep -qE "^ *[0-9]+ +[0-9]+ +[A-Z].* tlpstub-probe" "$GUEST_DIR/gdb.log"; then
+  echo "demo.sh: FAILED: monitor ps did not list the guest's tlpstub-probe processes" >&2
+  exit 1
+fi
+step "done: x/s linux_banner printed the guest's /proc/version; monitor ps listed its tasks"
