@@ -10,6 +10,7 @@
 #   CONFIG=/.../root/boot/config-6.1.0-56-cloud-amd64
 #   SYSTEM_MAP=/.../dbg/System.map-6.1.0-56-cloud-amd64
 #   VMLINUX=/.../dbg/vmlinux-6.1.0-56-cloud-amd64      (only with --vmlinux)
+#   MODULE=/.../root/lib/modules/.../drivers/net/dummy.ko[.xz]  (a module for modules_test.sh)
 #
 # KERNEL: 6.1-cloud  (meta linux-image-cloud-amd64)
 #         6.12       (meta linux-image-6.12-amd64)
@@ -75,14 +76,15 @@ pkg_version() {
 first() { local f; for f in "$@"; do if [[ -e $f ]]; then echo "$f"; return 0; fi; done; return 0; }
 
 print_result() {  # $1 = package dir
-  local d=$1 vmlinuz config smap vmlinux
+  local d=$1 vmlinuz config smap vmlinux module
   vmlinuz=$(first "$d"/root/boot/vmlinuz-*)
   config=$(first "$d"/root/boot/config-*)
   smap=$(first "$d"/dbg/System.map-*)
   vmlinux=$(first "$d"/dbg/vmlinux-*)
+  module=$(first "$d"/root/lib/modules/*/kernel/drivers/net/dummy.ko*)
   [[ -n $vmlinuz ]] || die "no vmlinuz in $d"
-  printf 'PACKAGE=%q\nVERSION=%q\nVMLINUZ=%q\nCONFIG=%q\nSYSTEM_MAP=%q\nVMLINUX=%q\n' \
-    "$(cat "$d/package")" "$(cat "$d/version")" "$vmlinuz" "$config" "$smap" "$vmlinux"
+  printf 'PACKAGE=%q\nVERSION=%q\nVMLINUZ=%q\nCONFIG=%q\nSYSTEM_MAP=%q\nVMLINUX=%q\nMODULE=%q\n' \
+    "$(cat "$d/package")" "$(cat "$d/version")" "$vmlinuz" "$config" "$smap" "$vmlinux" "$module"
 }
 
 # Fetch PACKAGE-dbg for the real System.map (and the vmlinux if asked).
@@ -168,8 +170,12 @@ while ((${#queue[@]})); do
   if grep -q '\./boot/vmlinuz-' <<<"$listing"; then
     rm -rf "$pdir/root.tmp" "$pdir/root"
     mkdir -p "$pdir/root.tmp"
-    # Only /boot matters (the test initramfs loads no modules).
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$pdir/root.tmp" ./boot
+    # /boot, and one small module with no dependencies (drivers/net/dummy.ko) that
+    # modules_test.sh loads in the guest: the rest of /lib/modules is not needed.
+    members=(./boot)
+    mod=$(grep -o '\./lib/modules/[^ ]*/kernel/drivers/net/dummy\.ko[.a-z]*$' <<<"$listing" | head -n 1 || true)
+    [[ -n $mod ]] && members+=("$mod")
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$pdir/root.tmp" "${members[@]}"
     mv "$pdir/root.tmp" "$pdir/root"
     echo "$pkg" >"$pdir/package"
     echo "$ver" >"$pdir/version"

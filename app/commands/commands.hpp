@@ -41,6 +41,7 @@ stub::MonitorCommand stats_command(SessionState& s);
 stub::MonitorCommand type_command(SessionState& s);
 stub::MonitorCommand offsets_command(SessionState& s);
 stub::MonitorCommand sym_command(SessionState& s);
+stub::MonitorCommand modules_command(SessionState& s);
 stub::MonitorCommand dmesg_command(SessionState& s);
 stub::MonitorCommand kconfig_command(SessionState& s);
 stub::MonitorCommand ps_command(SessionState& s);

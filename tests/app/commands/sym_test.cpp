@@ -33,12 +33,18 @@ TEST(SymCommand, ExactName) {
   AppFixture f;
   f.discovered();
   give_symbols(f);
-  EXPECT_EQ(f.run("sym do_two"), "0xffffffff9a000200 T do_two\n");
+  EXPECT_EQ(f.run("sym do_two"), "0xffffffff9a000200 T do_two\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
   EXPECT_EQ(f.run("sym do_one"),
-            "0xffffffff9a000100 t do_one\n0xffffffff9a000300 t do_one\n");
-  EXPECT_EQ(f.run("sym runqueues"), "0x000000000001a000 d runqueues  (per-CPU offset)\n");
+            "0xffffffff9a000100 t do_one\n0xffffffff9a000300 t do_one\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
+  EXPECT_EQ(f.run("sym runqueues"), "0x000000000001a000 d runqueues  (per-CPU offset)\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
   EXPECT_EQ(f.run("sym do_two --json"),
-            "{\"query\":\"do_two\",\"kind\":\"name\",\"total\":1,\"symbols\":[{\"name\":"
+            "{\"query\":\"do_two\",\"kind\":\"name\","
+            "\"modules_note\":\"module symbols not searched: module list: no kernel types "
+            "(not recovered)\","
+            "\"total\":1,\"symbols\":[{\"name\":"
             "\"do_two\",\"address\":\"0xffffffff9a000200\",\"type\":\"T\",\"percpu\":false}]}\n");
   EXPECT_EQ(f.run("sym nope"),
             "error: no kernel symbol named 'nope' (a pattern: 'monitor sym nope*')\n");
@@ -50,13 +56,19 @@ TEST(SymCommand, PatternCappedWithCount) {
   give_symbols(f);
   EXPECT_EQ(f.run("sym 'do_*'"),
             "0xffffffff9a000100 t do_one\n0xffffffff9a000200 T do_two\n"
-            "0xffffffff9a000300 t do_one\n3 matching symbols\n");
+            "0xffffffff9a000300 t do_one\n3 matching symbols\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
   EXPECT_EQ(f.run("sym *e* -n 2"),
             "0x000000000001a000 d runqueues  (per-CPU offset)\n"
-            "0xffffffff9a000000 T _text\n2 of 4 matching symbols shown (-n N shows more)\n");
-  EXPECT_EQ(f.run("sym 'zz*'"), "0 matching symbols\n");
+            "0xffffffff9a000000 T _text\n2 of 4 matching symbols shown (-n N shows more)\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
+  EXPECT_EQ(f.run("sym 'zz*'"), "0 matching symbols\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
   EXPECT_EQ(f.run("sym do_t?o --json"),
-            "{\"query\":\"do_t?o\",\"kind\":\"pattern\",\"total\":1,\"symbols\":[{\"name\":"
+            "{\"query\":\"do_t?o\",\"kind\":\"pattern\","
+            "\"modules_note\":\"module symbols not searched: module list: no kernel types "
+            "(not recovered)\","
+            "\"total\":1,\"symbols\":[{\"name\":"
             "\"do_two\",\"address\":\"0xffffffff9a000200\",\"type\":\"T\",\"percpu\":false}]}\n");
 }
 
@@ -65,11 +77,16 @@ TEST(SymCommand, AddressToSymbolPlusOffset) {
   f.discovered();
   give_symbols(f);
   EXPECT_EQ(f.run("sym 0xffffffff9a000234"),
-            "0xffffffff9a000234 = do_two+0x34 (T at 0xffffffff9a000200)\n");
+            "0xffffffff9a000234 = do_two+0x34 (T at 0xffffffff9a000200)\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
   EXPECT_EQ(f.run("sym ffffffff9a000000"),
-            "0xffffffff9a000000 = _text+0x0 (T at 0xffffffff9a000000)\n");
+            "0xffffffff9a000000 = _text+0x0 (T at 0xffffffff9a000000)\n"
+            "(module symbols not searched: module list: no kernel types (not recovered))\n");
   EXPECT_EQ(f.run("sym 0xffffffff9a000304 --json"),
-            "{\"query\":\"0xffffffff9a000304\",\"kind\":\"address\",\"address\":"
+            "{\"query\":\"0xffffffff9a000304\",\"kind\":\"address\","
+            "\"modules_note\":\"module symbols not searched: module list: no kernel types "
+            "(not recovered)\","
+            "\"address\":"
             "\"0xffffffff9a000304\",\"symbol\":{\"name\":\"do_one\",\"address\":"
             "\"0xffffffff9a000300\",\"type\":\"t\",\"percpu\":false},\"offset\":\"0x4\"}\n");
   EXPECT_EQ(f.run("sym 0x1000"), "error: no kernel symbol at or below 0x1000\n");
