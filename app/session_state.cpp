@@ -46,11 +46,23 @@ void SessionState::refresh() {
   symbols_.reset();
   threads_.reset();
   tasks_.reset();
+  last_walk_.reset();  // the kernel or address space it was walked in may have changed
+}
+
+const Result<kernel::TaskList>& SessionState::thread_tasks() {
+  if (tasks_) return *tasks_;
+  if (last_walk_ && std::chrono::steady_clock::now() - last_walk_at_ < kThreadWalkReuse) {
+    tasks_ = last_walk_;
+    tasks_reused_ = true;
+    return *tasks_;
+  }
+  return tasks();
 }
 
 const Result<kernel::TaskList>& SessionState::tasks() {
-  if (tasks_) return *tasks_;
-  tasks_ = [&]() -> Result<kernel::TaskList> {
+  if (tasks_ && !tasks_reused_) return *tasks_;
+  tasks_reused_ = false;
+  tasks_ = std::make_shared<const Result<kernel::TaskList>>([&]() -> Result<kernel::TaskList> {
     const auto& img = snapshot().discovery.image;
     if (!img) return std::unexpected(no_space_error(0));
     const SymbolsStatus& sy = symbols();
@@ -66,7 +78,12 @@ const Result<kernel::TaskList>& SessionState::tasks() {
     const kernel::KernelRegions regions =
         kernel::kernel_regions(*img, table, ctx_.memory().info().max_address);
     return kernel::list_tasks(mem_, {*ty.types, table, regions}, {}, mem_.deadline());
-  }();
+  }());
+  // Only a whole list is worth reusing: a partial one (deadline, broken list) is walked again.
+  if (*tasks_ && (*tasks_)->complete) {
+    last_walk_ = tasks_;
+    last_walk_at_ = std::chrono::steady_clock::now();
+  }
   return *tasks_;
 }
 

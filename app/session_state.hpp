@@ -10,6 +10,7 @@
 // not one per packet.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +56,13 @@ class SessionState {
   // Every task of the kernel as of this request (kernel/linux/tasks.hpp), walked once per
   // request: `monitor ps`, the thread list and registers share it. Needs symbols and types.
   const Result<kernel::TaskList>& tasks();
+  // The task list for thread packets (the thread list, `T`, `H`, qThreadExtraInfo, registers):
+  // a walk this session made for an earlier request is reused while it is younger than
+  // kThreadWalkReuse. gdb's `info threads` sends a packet or more per thread, one request each;
+  // with thousands of tasks a walk per packet would take minutes over NetTLP. Commands
+  // (`monitor ps`) always walk afresh.
+  const Result<kernel::TaskList>& thread_tasks();
+  static constexpr std::chrono::milliseconds kThreadWalkReuse{500};
   std::uint64_t task_walks() const { return task_walks_; }
   // The thread list of this request, built once per request.
   const std::vector<stub::ThreadInfo>& threads();
@@ -84,7 +92,10 @@ class SessionState {
   std::optional<Snapshot> snapshot_;
   std::optional<SymbolsStatus> symbols_;
   std::optional<std::vector<stub::ThreadInfo>> threads_;
-  std::optional<Result<kernel::TaskList>> tasks_;
+  std::shared_ptr<const Result<kernel::TaskList>> tasks_;  // this request's walk
+  bool tasks_reused_ = false;                                // tasks_ is last_walk_
+  std::shared_ptr<const Result<kernel::TaskList>> last_walk_;  // the newest successful walk
+  std::chrono::steady_clock::time_point last_walk_at_{};
   std::uint64_t task_walks_ = 0;
   ThreadLister lister_;
   std::uint64_t lists_built_ = 0;

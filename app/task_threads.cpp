@@ -14,7 +14,7 @@ std::int64_t thread_id(const kernel::Task& t) {
 }
 
 std::vector<stub::ThreadInfo> task_threads(SessionState& s) {
-  const auto& tasks = s.tasks();
+  const auto& tasks = s.thread_tasks();
   if (!tasks || tasks->tasks.empty())
     return {{1, "kernel", s.phys_mode() ? "physical memory" : "kernel address space"}};
   std::vector<stub::ThreadInfo> out, idle;
@@ -33,7 +33,7 @@ stub::RegisterSet placeholder_registers(SessionState& s) {
 }
 
 std::optional<stub::RegisterSet> task_registers(SessionState& s, std::int64_t id) {
-  const auto& tasks = s.tasks();
+  const auto& tasks = s.thread_tasks();
   if (!tasks) return std::nullopt;
   const kernel::Task* task = nullptr;
   for (const kernel::Task& t : tasks->tasks)

@@ -3,6 +3,8 @@
 // in vmalloc space), of a running task only the placeholder.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "app/task_threads.hpp"
 #include "tests/app/tasks_fixture.hpp"
 
@@ -87,15 +89,25 @@ TEST(TaskThreads, FrameWithAReturnAddressOutsideTextIsRefused) {
   EXPECT_FALSE(r.value[static_cast<int>(Reg::rbx)]);
 }
 
-TEST(TaskThreads, OneWalkPerRequest) {
+TEST(TaskThreads, ThreadPacketsShareARecentWalkCommandsWalkAfresh) {
   ThreadsFixture f;
-  for (int i = 0; i < 2; ++i) {
+  auto packets = [&] {
     f.target->begin_request(SteadyClock::now() + std::chrono::seconds(1));
     f.target->threads();
     f.target->registers(1);
     f.target->registers(100);
-  }
-  EXPECT_EQ(f.target->state().task_walks(), 2u);  // not one per packet
+  };
+  packets();
+  packets();  // gdb's next packet of the same `info threads`: the walk is reused
+  EXPECT_EQ(f.target->state().task_walks(), 1u);
+  // A command (monitor ps) walks afresh, within the same window too.
+  f.target->begin_request(SteadyClock::now() + std::chrono::seconds(1));
+  ASSERT_TRUE(f.target->state().tasks());
+  EXPECT_EQ(f.target->state().task_walks(), 2u);
+  // Past the window a thread packet walks again.
+  std::this_thread::sleep_for(SessionState::kThreadWalkReuse + std::chrono::milliseconds(50));
+  packets();
+  EXPECT_EQ(f.target->state().task_walks(), 3u);
 }
 
 }  // namespace
