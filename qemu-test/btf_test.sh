@@ -50,13 +50,7 @@ port=$(free_port)
 targs=(--memory "$GUEST_RAM")
 (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
 stub_start "$tlpstub" "$tmp/tlpstub.log" "$port" "${targs[@]}"
-t0=$SECONDS
-while :; do
-  out=$(stub_gdb "$port" "monitor info" || true)
-  [[ $out == *"discovery: running"* || $out == *"types: recovering"* ]] || break
-  (( SECONDS - t0 > 90 )) && { fail "types still not recovered after 90 s"; break; }
-  sleep 0.5
-done
+stub_wait_recovered "$port"
 
 structs=(task_struct mm_struct signal_struct printk_ringbuffer prb_desc_ring prb_data_ring
          prb_desc printk_info)

@@ -373,3 +373,21 @@ stub_start() {
 # (at most TGDB_TIMEOUT s, default 120); prints gdb's output. An EX written ==NAME== prints a
 # marker line; cut the output with `harness seg NAME <<<"$out"`.
 stub_gdb() { harness gdb "$1" --timeout "${TGDB_TIMEOUT:-120}" "${@:2}"; }
+
+# stub_wait_recovered PORT [SECONDS]: polls `monitor info` until discovery has ended and kallsyms
+# and types are no longer being recovered (each done or failed); records a failure after
+# SECONDS (default 120). Prints how long it took.
+stub_wait_recovered() {
+  local port=$1 limit=${2:-120} t0=$SECONDS info
+  while :; do
+    info=$(stub_gdb "$port" "monitor info" || true)
+    [[ $info == *"discovery: running"* || $info == *"recovering"* ||
+       $info == *"types: not recovered"* || $info != *"kallsyms: "* ]] || break
+    if (( SECONDS - t0 > limit )); then
+      fail "kernel, symbols and types not recovered after $limit s"
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "tlpstub: kernel, symbols and types after $(( SECONDS - t0 )) s"
+}

@@ -87,16 +87,7 @@ else
   (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
 fi
 stub_start "$tlpstub" "$tmp/tlpstub.log" "$port" "${targs[@]}"
-t0=$SECONDS
-while :; do
-  info=$(stub_gdb "$port" "monitor info" || true)
-  [[ $info == *"discovery: running"* || $info == *"types: recovering"* ||
-     $info == *"kallsyms: recovering"* || $info == *"types: not recovered"* ||
-     $info != *"kallsyms: "* ]] || break
-  (( SECONDS - t0 > 120 )) && { fail "kernel not recovered after 120 s"; break; }
-  sleep 0.5
-done
-echo "tlpstub: kernel, symbols and types after $(( SECONDS - t0 )) s"
+stub_wait_recovered "$port"
 
 # ---- (a) dmesg -----------------------------------------------------------------------------
 ms() { date +%s%3N; }

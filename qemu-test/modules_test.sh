@@ -62,14 +62,7 @@ port=$(free_port)
 targs=(--memory "$GUEST_RAM")
 (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
 stub_start "$tlpstub" "$tmp/tlpstub.log" "$port" "${targs[@]}"
-t0=$SECONDS
-while :; do
-  info=$(stub_gdb "$port" "monitor info" || true)
-  [[ $info == *"discovery: running"* || $info == *"types: recovering"* ||
-     $info == *"kallsyms: recovering"* || $info != *"kallsyms: "* ]] || break
-  (( SECONDS - t0 > 120 )) && { fail "kernel not recovered after 120 s"; break; }
-  sleep 0.5
-done
+stub_wait_recovered "$port"
 
 ex=(==M== "monitor modules --json" ==T== "monitor modules")
 i=0

@@ -28,13 +28,7 @@ port=$(free_port)
 targs=(--memory "$GUEST_RAM")
 (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
 stub_start "$tlpstub" "$tmp/tlpstub.log" "$port" "${targs[@]}"
-t0=$SECONDS
-while :; do
-  out=$(stub_gdb "$port" "monitor info" || true)
-  [[ $out == *"discovery: running"* || $out == *"recovering"* ]] || break
-  (( SECONDS - t0 > 90 )) && { fail "symbols/types still not recovered after 90 s"; break; }
-  sleep 0.5
-done
+stub_wait_recovered "$port"
 
 out=$(stub_gdb "$port" ==P== "monitor ps --json" ==T== "monitor ps --threads --json" \
         ==TEXT== "monitor ps" ==I== "info threads" ==A== "thread apply all p/x \$pc" ==END== || true)
