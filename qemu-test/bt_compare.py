@@ -9,7 +9,8 @@ STACKS.txt is the `stacks` section of make-initramfs.sh: "pid N" then the kernel
 (kernel/stacktrace.c, in_sched_functions), which tlpstub flags "sched": those are dropped
 before comparing. Checks, per pid: the same function names in the same order, and a trace
 that ended cleanly; at least three pids compared. `monitor bt all --json` must list every
-task, with frames for each sleeping one and none for a task running on a CPU.
+task, with frames for each sleeping one and none for a task running on a CPU, and no
+warning about the ORC tables.
 """
 import argparse
 import json
@@ -69,6 +70,8 @@ def main():
     clean = [t for t in sleeping if t["complete"]]
     print(f"bt all: {len(tasks)} tasks, {len(running)} running, {len(with_frames)} of "
           f"{len(sleeping)} sleeping with frames, {len(clean)} ended cleanly; orc: {d['orc']}")
+    for w in d["warnings"]:  # orc_lookup or BTF disagreeing with the table or the release
+        fails.append(f"warning: {w}")
     for t in running:
         if t["frames"]:
             fails.append(f"running task {t['pid']} got frames")

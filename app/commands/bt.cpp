@@ -72,13 +72,21 @@ TargetContext::OrcResult bt_orc(SessionState& s, const kernel::KernelImage& img,
                                 const kernel::SymbolTable& syms, const kernel::TypeInfo* types) {
   const std::string key = bt_orc_key(img);
   if (auto cached = s.context().orc_table(key)) return cached;
-  auto fmt_ = kernel::orc_format(types, img.release);
+  auto format = kernel::orc_format(types, img.release);
   Result<kernel::OrcTable> t = std::unexpected(Error{});
-  if (!fmt_) {
-    t = std::unexpected(fmt_.error());
+  if (!format) {
+    t = std::unexpected(format.error());
   } else {
     kernel::KernelReader rd(s.memory(), kernel::kernel_regions(img, syms, 0), s.deadline());
-    t = kernel::read_orc_table(rd, syms, *fmt_);
+    t = kernel::read_orc_table(rd, syms, *format);
+    // Two sources for one layout: BTF's bitfields and the release's history should agree.
+    auto by_release = kernel::orc_format(nullptr, img.release);
+    if (t && by_release && format->source != by_release->source &&
+        (format->type_shift != by_release->type_shift ||
+         format->type_bits != by_release->type_bits ||
+         format->signal_bit != by_release->signal_bit || format->end_bit != by_release->end_bit))
+      t->warnings.push_back(fmt::format("ORC: BTF's struct orc_entry differs from what {} had",
+                                        by_release->source));
   }
   auto r = std::make_shared<const Result<kernel::OrcTable>>(std::move(t));
   // A deadline or transport failure may pass: keep only what is a property of the kernel.
@@ -104,7 +112,11 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
     r.end = fmt::format("running on CPU {}: no saved frame", *t.running_on);
     return r;
   }
-  if (t.stack == 0 || t.stack % 4096 != 0) {
+  if (t.stack == 0) {  // freed at exit (put_task_stack(), THREAD_INFO_IN_TASK kernels)
+    r.end = "no kernel stack (the task has exited)";
+    return r;
+  }
+  if (t.stack % 4096 != 0) {
     r.end = fmt::format("task_struct.stack {:#x} is not a stack", t.stack);
     return r;
   }
@@ -236,7 +248,12 @@ Result<void> bt_run(SessionState& s, const stub::MonitorArgs& a, const stub::Out
   auto orc = bt_orc(s, *img, syms, ty.types.get());
   BtRow row;
   if (*orc) {
-    row.orc = fmt::format("{} entries (format from {})", (*orc)->size(), (*orc)->format().source);
+    const kernel::OrcTable& o = **orc;
+    row.orc = fmt::format("{} entries (format from {}; {})", o.size(), o.format().source,
+                          o.lookup_checked ? fmt::format("orc_lookup agrees in {} of {} blocks",
+                                                         o.lookup_checked - o.lookup_bad,
+                                                         o.lookup_checked)
+                                           : std::string("orc_lookup not checked"));
     row.warnings = (*orc)->warnings;
   } else {
     row.orc = "none, frame pointers only: " + orc->error().message;

@@ -222,12 +222,14 @@ Result<OrcTable> read_orc_table(KernelReader& rd, const SymbolTable& syms, const
       const std::uint32_t idx = load_le32(lkb.data() + 4 * i);
       const std::uint64_t block = *stext + 256 * i;
       if (block >= *etext) break;
+      ++t->lookup_checked;
       const bool below_all = t->start(0) > block;
       if (idx >= t->size() || (below_all ? idx != 0
                                          : t->start(idx) > block ||
                                                (idx + 1 < t->size() && t->start(idx + 1) <= block)))
         ++bad;
     }
+    t->lookup_bad = bad;
     if (bad)
       t->warnings.push_back(
           fmt::format("ORC: orc_lookup disagrees with the table in {} of {} blocks", bad, blocks));

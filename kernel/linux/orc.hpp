@@ -81,6 +81,8 @@ class OrcTable {
 
   std::uint64_t limit = ~0ull;          // no entry covers [limit, ...): _etext when known
   std::vector<std::string> warnings;    // e.g. orc_lookup disagreeing, table unsorted
+  std::size_t lookup_checked = 0;       // orc_lookup blocks compared (0: not available)
+  std::size_t lookup_bad = 0;           // of those, the ones naming another entry
   OrcStats stats;
 
  private:

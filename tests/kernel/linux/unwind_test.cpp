@@ -350,6 +350,7 @@ TEST(OrcRead, OneBatchFromTheImageAndOrcLookupCrossCheck) {
   EXPECT_EQ(t->size(), 6u);
   EXPECT_EQ(t->limit, kUwText + 0x700);
   EXPECT_TRUE(t->warnings.empty()) << t->warnings[0];
+  EXPECT_EQ(t->lookup_checked, 7u);
   EXPECT_EQ(t->find(kUwText + 0x210)->sp_offset, 8);
 
   // A lookup slot pointing past its block: reported, the table still used.
@@ -358,6 +359,7 @@ TEST(OrcRead, OneBatchFromTheImageAndOrcLookupCrossCheck) {
   auto bad = read_orc_table(rd, syms, uw_f612());
   ASSERT_TRUE(bad);
   ASSERT_EQ(bad->warnings.size(), 1u);
+  EXPECT_EQ(bad->lookup_bad, 1u);
   EXPECT_NE(bad->warnings[0].find("1 of 8"), std::string::npos) << bad->warnings[0];
 
   // No ORC symbols: not_found (a frame-pointer kernel).
