@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bt_compare.py: `monitor bt PID --json` against the guest's own /proc/PID/stack.
 
-  bt_compare.py --stacks STACKS.txt --bt BT.jsonl --all ALL.json
+  bt_compare.py --stacks STACKS.txt --bt BT.jsonl --all ALL.json --stats S0 S1 S2
 
 STACKS.txt is the `stacks` section of make-initramfs.sh: "pid N" then the kernel's lines
 "[<0>] do_wait+0x15b/0x2a0". BT.jsonl holds one `monitor bt PID --json` object per line.
@@ -10,7 +10,8 @@ STACKS.txt is the `stacks` section of make-initramfs.sh: "pid N" then the kernel
 before comparing. Checks, per pid: the same function names in the same order, and a trace
 that ended cleanly; at least three pids compared. `monitor bt all --json` must list every
 task, with frames for each sleeping one and none for a task running on a CPU, and no
-warning about the ORC tables.
+warning about the ORC tables. `monitor stats --json` before the first traces (S0), after
+them (S1) and after one more (S2): the tables are read by the first, not again.
 """
 import argparse
 import json
@@ -34,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     for a in ("--stacks", "--bt", "--all"):
         ap.add_argument(a, required=True)
+    ap.add_argument("--stats", nargs=3, required=True)
     o = ap.parse_args()
     guest = guest_stacks(o.stacks)
     fails, compared = [], 0
@@ -81,6 +83,17 @@ def main():
     for t in sleeping:
         if not t["complete"]:
             print(f"  not clean: pid {t['pid']} {t['comm']}: {t['end']}")
+    # The ORC tables (4-byte address + 6-byte entry each) are read by the first traces only.
+    def read_bytes(path):
+        text = open(path).read()
+        return json.loads(text[text.index("{"):])["reads"]["bytes"]
+    s0, s1, s2 = (read_bytes(p) for p in o.stats)
+    m = re.match(r"(\d+) entries", d["orc"])
+    table = 10 * int(m.group(1)) if m else 0
+    print(f"bytes read: {s1 - s0} by the first traces, {s2 - s1} by one more; ORC tables "
+          f"{table} bytes")
+    if not table or s1 - s0 < table or s2 - s1 >= table // 2:
+        fails.append("the ORC tables were not read once and then reused")
     for f in fails:
         print("FAIL:", f)
     return 1 if fails else 0

@@ -41,16 +41,20 @@ done
 pids=$(awk '/^pid / {print $2}' "$tmp/stacks.txt")
 cmds=()
 for p in $pids; do cmds+=("==P$p==" "monitor bt $p --json"); done
-out=$(stub_gdb "$port" "${cmds[@]}" ==ALL== "monitor bt all --json" ==TEXT== "monitor bt 2" \
-        ==END== || true)
+# stats around the first traces (the ORC tables read) and around one more (cached: not read)
+out=$(stub_gdb "$port" ==S0== "monitor stats --json" "${cmds[@]}" ==S1== "monitor stats --json" \
+        ==AGAIN== "monitor bt 2 --json" ==S2== "monitor stats --json" \
+        ==ALL== "monitor bt all --json" ==TEXT== "monitor bt 2" ==END== || true)
 echo "$out" >"$tmp/gdb.log"
 : >"$tmp/bt.jsonl"
 for p in $pids; do harness seg "P$p" <<<"$out" >>"$tmp/bt.jsonl"; done
 harness seg ALL <<<"$out" >"$tmp/all.json"
+for s in S0 S1 S2; do harness seg $s <<<"$out" >"$tmp/stats_$s.json"; done
 harness seg TEXT <<<"$out" | sed 's/^/    /'
 
 if python3 "$here/bt_compare.py" --stacks "$tmp/stacks.txt" --bt "$tmp/bt.jsonl" \
-     --all "$tmp/all.json" >"$tmp/compare.log" 2>&1; then
+     --all "$tmp/all.json" --stats "$tmp/stats_S0.json" "$tmp/stats_S1.json" \
+     "$tmp/stats_S2.json" >"$tmp/compare.log" 2>&1; then
   pass "monitor bt agrees with the guest's /proc/PID/stack"
 else
   fail "monitor bt differs from the guest's /proc/PID/stack (see $tmp/compare.log)"
