@@ -110,6 +110,17 @@ void TargetContext::set_discovery_status(DiscoveryStatus st) {
   discovery_done_.notify_all();
 }
 
+TargetContext::OrcResult TargetContext::orc_table(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return key == orc_key_ ? orc_ : nullptr;
+}
+
+void TargetContext::set_orc_table(std::string key, OrcResult t) {
+  std::lock_guard lock(mu_);
+  orc_key_ = std::move(key);
+  orc_ = std::move(t);
+}
+
 SymbolsStatus TargetContext::symbols() const {
   std::lock_guard lk(mu_);
   return symbols_;

@@ -16,6 +16,7 @@
 #include "common/address.hpp"
 #include "kernel/discovery.hpp"
 #include "kernel/kernel_image.hpp"
+#include "kernel/linux/orc.hpp"
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/type_info.hpp"
 #include "kernel/symbols/kallsyms.hpp"
@@ -111,6 +112,12 @@ class TargetContext {
   // Publishes a symbols status (as discover() does after recovering them); also for tests.
   void set_symbols_status(SymbolsStatus st);
 
+  // The kernel's ORC tables (kernel/linux/orc.hpp), or why there are none: static image data,
+  // read once per kernel image (`key` names it) and shared by every session. Null: not read.
+  using OrcResult = std::shared_ptr<const Result<kernel::OrcTable>>;
+  OrcResult orc_table(const std::string& key) const;
+  void set_orc_table(std::string key, OrcResult t);
+
  private:
   // Without BTF: infers offsets and publishes them as the types (or the failure).
   void infer_types(const kernel::KernelImage& img,
@@ -130,6 +137,8 @@ class TargetContext {
   TypesStatus types_;
   mutable std::condition_variable types_done_;
   std::thread types_thread_;
+  std::string orc_key_;
+  OrcResult orc_;
 };
 
 // The address space discovery found.

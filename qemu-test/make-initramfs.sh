@@ -7,7 +7,7 @@
 #   ...lines...
 #   ==TLPSTUB-END <section>==
 # sections: version cmdline sysinfo kallsyms vmcoreinfo ps iomem; then the sections of any
-# /etc/tlpstub-init.d/*.sh (sourced; from a second cpio a test appends); then textsyms pslast
+# /etc/tlpstub-init.d/*.sh (sourced; from a second cpio a test appends); then stacks textsyms pslast
 # tids; then ==TLPSTUB-READY==.
 # Kernel cmdline `tlpstub.panic=1` makes init print ==TLPSTUB-PANICKING== after
 # READY and crash the kernel through /proc/sysrq-trigger.
@@ -92,6 +92,14 @@ begin ps; ps -o pid,ppid,stat,comm; end ps
 begin iomem; cat /proc/iomem; end iomem
 # Steps a test adds in a second cpio appended to this one (qemu-test/logcfg_test.sh).
 for f in /etc/tlpstub-init.d/*.sh; do [ -f "$f" ] && . "$f"; done
+# Kernel stacks of sleeping tasks that stay asleep until the test reads them (monitor bt,
+# qemu-test/bt_test.sh): kthreadd, the probe shells (in wait4) and their `sleep` children
+# (in nanosleep), as the kernel prints them (/proc/PID/stack, root only, CONFIG_STACKTRACE).
+begin stacks
+probes=$(ps -o pid,comm | awk '$2 ~ /^tlpstub-(probe|sleeper)$/ {print $1}')
+kids=$(ps -o pid,ppid,comm | awk -v p=" $(echo $probes) " '$3 == "sleep" && index(p, " " $2 " ") {print $1}')
+for p in 2 $probes $kids; do echo "pid $p"; cat /proc/$p/stack; done
+end stacks
 # Where the scheduler's switch code lies: each wanted text symbol and the next text symbol
 # above it (two passes over kallsyms; fixed-width hex compares as text).
 begin textsyms

@@ -61,6 +61,7 @@ Result<TaskLayout> task_layout(const TypeInfo& ti) {
   l.thread_sp = r.get("task_struct", {"thread.sp"});
   l.cpu = r.get("task_struct", {"thread_info.cpu", "cpu"});
   l.on_cpu = r.get("task_struct", {"on_cpu"});
+  l.stack = r.get("task_struct", {"stack"});
   l.hnode_pprev = r.get("hlist_node", {"pprev"});
   l.pid_level = r.get("pid", {"level"});
   l.pid_tasks = r.get("pid", {"tasks"});

@@ -24,7 +24,7 @@ struct Field {
 struct TaskLayout {
   // task_struct
   Field state, exit_state, flags, tasks, pid, tgid, real_parent, mm, comm, pid_links,
-      thread_sp, cpu, on_cpu;
+      thread_sp, cpu, on_cpu, stack;
   // struct list_head / hlist_node
   Field list_next, list_prev, hnode_pprev;
   // struct pid, struct upid

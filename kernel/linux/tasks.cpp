@@ -90,7 +90,7 @@ class Walker {
                         l.mm, l.comm, l.pid_links,
                         Field{l.pid_links.offset + l.hnode_pprev.offset, 8, l.pid_links.present &&
                                                                                 l.hnode_pprev.present},
-                        l.thread_sp, l.cpu, l.on_cpu});
+                        l.thread_sp, l.cpu, l.on_cpu, l.stack});
   }
 
   bool layout_sane() const { return plan_.extent > 0 && plan_.base + plan_.extent <= kMaxTaskExtent; }
@@ -150,6 +150,7 @@ class Walker {
     if (l_.cpu.present) t.cpu = static_cast<std::uint32_t>(get(b, base, l_.cpu));
     t.mm = get(b, base, l_.mm);
     t.saved_sp = get(b, base, l_.thread_sp);
+    t.stack = get(b, base, l_.stack);
     r.real_parent = get(b, base, l_.real_parent);
     r.tasks_next = get(b, base, Field{l_.tasks.offset + l_.list_next.offset, 8, true});
     r.tasks_prev = get(b, base, Field{l_.tasks.offset + l_.list_prev.offset, 8, true});

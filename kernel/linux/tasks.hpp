@@ -52,6 +52,7 @@ struct Task {
   std::uint64_t mm = 0;        // 0: a kernel thread
   std::optional<std::uint64_t> pgd;  // physical address of mm->pgd; nullopt for kernel threads
   std::uint64_t saved_sp = 0;  // thread.sp: the switch frame of a task that is not running
+  std::uint64_t stack = 0;     // task_struct.stack: the lowest address of its kernel stack
   bool idle = false;           // a CPU's idle task (pid 0, "swapper/N")
   std::optional<std::uint32_t> running_on;  // the CPU whose rq->curr this task is
 

@@ -1,0 +1,281 @@
+// monitor bt [PID|all] [--json]: kernel stack traces of sleeping tasks with no vmlinux,
+// unwound with the kernel's own ORC tables read from memory (kernel/linux/orc.hpp,
+// unwind.hpp) and named with kallsyms; frame pointers where ORC has no entry. A task on a CPU
+// has no saved frame (its thread.sp is stale): it is said so, and no frame is made up.
+// Without PID: the task `monitor task` selected. Frames in the scheduler's own text
+// (__sched_text_start..__sched_text_end: __schedule, schedule, schedule_timeout, ...) and
+// the locks' (__lock_text_*) are flagged "sched": /proc/PID/stack leaves them out
+// (kernel/stacktrace.c stack_trace_consume_entry_nosched, in_sched_functions).
+#include <fmt/format.h>
+
+#include <bit>
+
+#include "app/commands/commands.hpp"
+#include "common/parse.hpp"
+#include "kernel/address_space.hpp"
+#include "kernel/linux/switch_frame.hpp"
+#include "kernel/linux/task_layout.hpp"
+#include "kernel/linux/unwind.hpp"
+
+namespace tlpstub::app::commands {
+
+namespace {
+
+constexpr std::uint64_t kBtDefaultThreadSize = 16 << 10;  // x86-64 without KASAN (4.x-6.x)
+
+struct BtFrame {
+  kernel::StackFrame f;
+  std::string function;  // empty: no symbol
+  std::uint64_t offset = 0;
+  bool sched = false;
+};
+
+struct BtTask {
+  const kernel::Task* task = nullptr;
+  std::vector<BtFrame> frames;
+  bool complete = false;
+  std::string end;  // why the trace ended, or why there is none
+  bool frame_pointers = false;
+};
+
+struct BtRow {
+  std::vector<BtTask> tasks;
+  std::string orc;  // "N entries (format from BTF)" or why none
+  std::vector<std::string> warnings;
+};
+
+std::optional<std::uint64_t> bt_symbol(const kernel::SymbolTable& t, std::string_view name) {
+  for (const kernel::Symbol* s : t.find(name))
+    if (!s->percpu) return s->address;
+  return std::nullopt;
+}
+
+// THREAD_SIZE from the init task's stack (include/asm-generic/vmlinux.lds.h INIT_TASK_DATA:
+// __start_init_task .. __end_init_task is THREAD_SIZE), else 16 KiB.
+std::uint64_t bt_thread_size(const kernel::SymbolTable& t) {
+  auto end = bt_symbol(t, "__end_init_task");
+  auto start = bt_symbol(t, "__start_init_task");
+  if (!start) start = bt_symbol(t, "init_stack");
+  if (start && end && *end > *start) {
+    const std::uint64_t n = *end - *start;
+    if (std::has_single_bit(n) && n >= (8 << 10) && n <= (64 << 10)) return n;
+  }
+  return kBtDefaultThreadSize;
+}
+
+std::string bt_orc_key(const kernel::KernelImage& img) {
+  return fmt::format("{}|{:#x}|{:#x}", img.release, img.text_va, img.phys_base);
+}
+
+// The ORC tables of this kernel, from the context's cache or read now (a few MB, one batch).
+TargetContext::OrcResult bt_orc(SessionState& s, const kernel::KernelImage& img,
+                                const kernel::SymbolTable& syms, const kernel::TypeInfo* types) {
+  const std::string key = bt_orc_key(img);
+  if (auto cached = s.context().orc_table(key)) return cached;
+  auto format = kernel::orc_format(types, img.release);
+  Result<kernel::OrcTable> t = std::unexpected(Error{});
+  if (!format) {
+    t = std::unexpected(format.error());
+  } else {
+    kernel::KernelReader rd(s.memory(), kernel::kernel_regions(img, syms, 0), s.deadline());
+    t = kernel::read_orc_table(rd, syms, *format);
+    // Two sources for one layout: BTF's bitfields and the release's history should agree.
+    auto by_release = kernel::orc_format(nullptr, img.release);
+    if (t && by_release && format->source != by_release->source &&
+        (format->type_shift != by_release->type_shift ||
+         format->type_bits != by_release->type_bits ||
+         format->signal_bit != by_release->signal_bit || format->end_bit != by_release->end_bit))
+      t->warnings.push_back(fmt::format("ORC: BTF's struct orc_entry differs from what {} had",
+                                        by_release->source));
+  }
+  auto r = std::make_shared<const Result<kernel::OrcTable>>(std::move(t));
+  // A deadline or transport failure may pass: keep only what is a property of the kernel.
+  if (*r || r->error().code == Errc::not_found || r->error().code == Errc::malformed ||
+      r->error().code == Errc::unsupported)
+    s.context().set_orc_table(key, r);
+  return r;
+}
+
+struct BtContext {
+  kernel::AddressSpace& as;
+  const kernel::TaskLayout& layout;
+  const kernel::SymbolTable& syms;
+  const kernel::OrcTable* orc;
+  kernel::KernelRegions regions;
+  std::uint64_t thread_size = kBtDefaultThreadSize;
+};
+
+BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
+  BtTask r;
+  r.task = &t;
+  if (t.running_on) {
+    r.end = fmt::format("running on CPU {}: no saved frame", *t.running_on);
+    return r;
+  }
+  if (t.stack == 0) {  // freed at exit (put_task_stack(), THREAD_INFO_IN_TASK kernels)
+    r.end = "no kernel stack (the task has exited)";
+    return r;
+  }
+  if (t.stack % 4096 != 0) {
+    r.end = fmt::format("task_struct.stack {:#x} is not a stack", t.stack);
+    return r;
+  }
+  auto fr = kernel::read_switch_frame(c.as, c.layout, t.saved_sp, c.regions.image_start,
+                                      c.regions.image_end);
+  if (!fr) {
+    r.end = "no switch frame: " + fr.error().message;
+    return r;
+  }
+  std::vector<std::uint8_t> buf(c.thread_size);
+  kernel::ReadOutcome o = c.as.read(VirtAddr(t.stack), buf);
+  if (!o.complete()) {
+    r.end = fmt::format("stack [{:#x}, +{:#x}) unreadable: {}", t.stack, c.thread_size,
+                        o.fault->message);
+    return r;
+  }
+  kernel::UnwindStart start{fr->rip, fr->rsp, fr->rbp, false};
+  // A task that never ran resumes in ret_from_fork (ret_from_fork_asm 6.6+): not a return
+  // address (unwind_orc.c __unwind_start).
+  for (const char* name : {"ret_from_fork", "ret_from_fork_asm"})
+    if (bt_symbol(c.syms, name) == fr->rip) start.signal = true;
+  kernel::StackTrace tr = kernel::unwind_stack({t.stack, buf}, c.orc, start,
+                                               c.regions.image_start, c.regions.image_end);
+  auto in = [&](std::uint64_t ip, const char* from, const char* to) {
+    auto a = bt_symbol(c.syms, from), b = bt_symbol(c.syms, to);
+    return a && b && ip >= *a && ip < *b;
+  };
+  for (const kernel::StackFrame& f : tr.frames) {
+    BtFrame b{f, {}, 0,
+              in(f.ip, "__sched_text_start", "__sched_text_end") ||
+                  in(f.ip, "__lock_text_start", "__lock_text_end")};
+    if (auto at = c.syms.nearest(f.ip)) {
+      b.function = at->symbol->name;
+      b.offset = at->offset;
+    }
+    r.frames.push_back(std::move(b));
+  }
+  r.complete = tr.complete;
+  r.end = tr.end;
+  r.frame_pointers = tr.used_frame_pointers;
+  return r;
+}
+
+std::string bt_symbolic(const BtFrame& f) {
+  return f.function.empty() ? std::string("?") : fmt::format("{}+{:#x}", f.function, f.offset);
+}
+
+std::string to_text(const BtRow& r) {
+  std::string s;
+  auto out = std::back_inserter(s);
+  for (const BtTask& t : r.tasks) {
+    fmt::format_to(out, "pid {} ({}) {}\n", t.task->pid, t.task->comm, t.task->state);
+    for (std::size_t i = 0; i < t.frames.size(); ++i) {
+      const BtFrame& f = t.frames[i];
+      fmt::format_to(out, "  #{:<2} {:#018x} {}{}\n", i, f.f.ip, bt_symbolic(f),
+                     f.f.method == kernel::FrameMethod::frame_pointer ? " (frame pointer)" : "");
+    }
+    fmt::format_to(out, "  ({}{})\n", t.end, t.complete || t.frames.empty() ? "" : ": partial");
+  }
+  fmt::format_to(out, "ORC: {}\n", r.orc);
+  for (const std::string& w : r.warnings) fmt::format_to(out, "warning: {}\n", w);
+  return s;
+}
+
+void to_json(JsonWriter& j, const BtRow& r) {
+  j.begin_object().field("orc", r.orc).key("warnings").begin_array();
+  for (const std::string& w : r.warnings) j.value(w);
+  j.end_array().key("tasks").begin_array();
+  for (const BtTask& t : r.tasks) {
+    j.begin_object().field("pid", t.task->pid).field("comm", t.task->comm)
+        .field("state", std::string(1, t.task->state)).hex_field("task", t.task->address)
+        .key("running_on");
+    if (t.task->running_on) j.value(*t.task->running_on); else j.null();
+    j.field("complete", t.complete).field("end", t.end)
+        .field("frame_pointers", t.frame_pointers).key("frames").begin_array();
+    for (const BtFrame& f : t.frames) {
+      j.begin_object().hex_field("ip", f.f.ip).hex_field("sp", f.f.sp).key("function");
+      if (f.function.empty()) j.null(); else j.value(f.function);
+      j.field("offset", f.offset).field("sched", f.sched)
+          .field("method", kernel::frame_method_name(f.f.method)).end_object();
+    }
+    j.end_array().end_object();
+  }
+  j.end_array().end_object();
+}
+
+Result<std::vector<const kernel::Task*>> bt_select(SessionState& s, const stub::MonitorArgs& a,
+                                                   const kernel::TaskList& list) {
+  std::vector<const kernel::Task*> out;
+  if (!a.words.empty() && a.words[0] == "all") {
+    for (const kernel::Task& t : list.tasks) out.push_back(&t);
+    return out;
+  }
+  std::optional<std::uint64_t> pid;
+  if (!a.words.empty()) {
+    auto n = parse_u64(a.words[0], 10);
+    if (n) pid = *n;
+    if (!pid || *pid > 0x7fffffff)
+      return fail(Errc::invalid_argument,
+                  fmt::format("bt: '{}' is neither a pid nor 'all'", a.words[0]));
+  } else if (s.selected_task) {
+    pid = static_cast<std::uint64_t>(*s.selected_task);
+  } else {
+    return fail(Errc::invalid_argument, "bt: give a PID or 'all' (or select one: monitor task PID)");
+  }
+  for (const kernel::Task& t : list.tasks)
+    if (!t.idle && static_cast<std::uint64_t>(t.pid) == *pid) out.push_back(&t);
+  if (out.empty()) return fail(Errc::not_found, fmt::format("bt: no task with pid {}", *pid));
+  return out;
+}
+
+Result<void> bt_run(SessionState& s, const stub::MonitorArgs& a, const stub::OutputFn& out) {
+  const auto& list = s.tasks();
+  if (!list) return std::unexpected(list.error());
+  auto chosen = bt_select(s, a, *list);
+  if (!chosen) return std::unexpected(chosen.error());
+  const auto& sc = s.snapshot().space;
+  const auto& img = s.snapshot().discovery.image;
+  const TypesStatus ty = s.context().types();
+  const SymbolsStatus& sy = s.symbols();
+  if (!sc || !img || !ty.types || !sy.symbols)
+    return fail(Errc::not_found, "bt: needs the kernel address space, types and symbols");
+  auto layout = kernel::task_layout(*ty.types);
+  if (!layout) return std::unexpected(layout.error());
+  if (!layout->has_frame() || !layout->stack.present)
+    return fail(Errc::not_found,
+                "bt: kernel types lack struct inactive_task_frame or task_struct.stack");
+  const kernel::SymbolTable& syms = sy.symbols->table;
+  auto orc = bt_orc(s, *img, syms, ty.types.get());
+  BtRow row;
+  if (*orc) {
+    const kernel::OrcTable& o = **orc;
+    row.orc = fmt::format("{} entries (format from {}; {})", o.size(), o.format().source,
+                          o.lookup_checked ? fmt::format("orc_lookup agrees in {} of {} blocks",
+                                                         o.lookup_checked - o.lookup_bad,
+                                                         o.lookup_checked)
+                                           : std::string("orc_lookup not checked"));
+    row.warnings = (*orc)->warnings;
+  } else {
+    row.orc = "none, frame pointers only: " + orc->error().message;
+  }
+  kernel::AddressSpace as(s.memory(), s.walker_for(*sc), sc->top);
+  BtContext c{as, *layout, syms, *orc ? &**orc : nullptr, kernel::kernel_regions(*img, syms, 0),
+              bt_thread_size(syms)};
+  for (const kernel::Task* t : *chosen) row.tasks.push_back(bt_trace(c, *t));
+  emit(a, row, out);
+  return {};
+}
+
+}  // namespace
+
+stub::MonitorCommand bt_command(SessionState& s) {
+  stub::MonitorCommand c{
+      "bt", "bt [PID|all]",
+      "kernel stack trace of a sleeping task (ORC from memory, kallsyms names; no vmlinux)",
+      [&s](const stub::MonitorArgs& a, const stub::OutputFn& out) { return bt_run(s, a, out); },
+      0, 1};
+  c.needs = kNeedsSymbols;
+  return c;
+}
+
+}  // namespace tlpstub::app::commands
