@@ -36,10 +36,8 @@ std::string_view trim_cr(std::string_view l) {
 }
 
 std::optional<std::uint64_t> kconfig_symbol(const SymbolTable* s, std::string_view name) {
-  if (!s) return std::nullopt;
-  for (const Symbol* sym : s->find(name))
-    if (!sym->percpu) return sym->address;
-  return std::nullopt;
+  const Symbol* sym = s ? s->find_address(name) : nullptr;
+  return sym ? std::optional(sym->address) : std::nullopt;
 }
 
 // The version in "Linux/x86 6.12.117 Kernel Configuration".

@@ -18,9 +18,8 @@ std::uint16_t orc_le16(const std::uint8_t* p) {
 }
 
 std::optional<std::uint64_t> orc_symbol(const SymbolTable& syms, std::string_view name) {
-  for (const Symbol* s : syms.find(name))
-    if (!s->percpu) return s->address;
-  return std::nullopt;
+  const Symbol* s = syms.find_address(name);
+  return s ? std::optional(s->address) : std::nullopt;
 }
 
 // The bit position within the flags u16 of a BTF bitfield of struct orc_entry.

@@ -56,10 +56,8 @@ struct Reader {
 };
 
 std::optional<std::uint64_t> printk_symbol(const SymbolTable& s, std::string_view name) {
-  auto v = s.find(name);
-  for (const Symbol* sym : v)
-    if (!sym->percpu) return sym->address;
-  return std::nullopt;
+  const Symbol* sym = s.find_address(name);
+  return sym ? std::optional(sym->address) : std::nullopt;
 }
 
 Result<KernelLog> read_prb(AddressSpace& as, std::uint64_t prb_sym, const TypeInfo* types,

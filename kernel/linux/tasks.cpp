@@ -342,12 +342,6 @@ class Walker {
 };
 
 // The first symbol of that name that is an address (not a per-CPU offset).
-const Symbol* task_symbol(const SymbolTable& t, std::string_view name) {
-  for (const Symbol* s : t.find(name))
-    if (!s->percpu) return s;
-  return nullptr;
-}
-
 // Per-CPU idle tasks and what runs on each CPU: (idle, curr) per CPU, three batches.
 struct CpuTasks {
   std::vector<std::uint64_t> idle, curr;
@@ -356,8 +350,8 @@ struct CpuTasks {
 CpuTasks cpu_tasks(KernelReader& rd, const TaskLayout& l, const SymbolTable& syms,
                    const TaskLimits& lim, std::vector<std::string>& warnings) {
   CpuTasks c;
-  const Symbol* nr = task_symbol(syms, "nr_cpu_ids");
-  const Symbol* offs = task_symbol(syms, "__per_cpu_offset");
+  const Symbol* nr = syms.find_address("nr_cpu_ids");
+  const Symbol* offs = syms.find_address("__per_cpu_offset");
   // runqueues is per-CPU: its kallsyms value is an offset into each CPU's area (x86-64 up to
   // 6.14) or its link-time address (6.15+); either way rq = value + __per_cpu_offset[cpu].
   const auto rqs = syms.find("runqueues");
@@ -507,7 +501,7 @@ KernelRegions kernel_regions(const KernelImage& img, const SymbolTable& syms,
   r.direct_map_bytes = max_phys ? max_phys : (64ull << 40);
   r.image_start = img.text_va;
   r.image_end = img.text_va + (1ull << 30);
-  if (const Symbol* e = task_symbol(syms, "_end"); e && e->address > img.text_va &&
+  if (const Symbol* e = syms.find_address("_end"); e && e->address > img.text_va &&
                                               e->address - img.text_va < (1ull << 30))
     r.image_end = e->address;
   r.phys_base = img.phys_base;
@@ -519,7 +513,7 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
   auto layout = task_layout(src.types);
   if (!layout) return std::unexpected(layout.error());
   const TaskLayout& l = *layout;
-  const Symbol* init_task = task_symbol(src.symbols, "init_task");
+  const Symbol* init_task = src.symbols.find_address("init_task");
   if (!init_task) return fail(Errc::not_found, "task walk: no init_task symbol");
   KernelReader rd(mem, src.regions, deadline);
   Walker w(rd, l, lim);
@@ -534,7 +528,7 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
   std::vector<RawTask> raws;       // every task read, IDR or list
   std::vector<std::uint32_t> idle_cpu;
   bool idr_done = false;
-  const Symbol* ns = task_symbol(src.symbols, "init_pid_ns");
+  const Symbol* ns = src.symbols.find_address("init_pid_ns");
   if (!l.has_idr() || !ns) {
     out.warnings.push_back("pid IDR unusable (" +
                            std::string(!ns ? "no init_pid_ns symbol" : "types lack its members") +

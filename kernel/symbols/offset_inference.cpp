@@ -57,9 +57,7 @@ constexpr InferMemberMeta kInferMeta[] = {
 };
 
 const Symbol* infer_symbol(const SymbolTable& t, std::string_view name) {
-  for (const Symbol* s : t.find(name))
-    if (!s->percpu) return s;
-  return nullptr;
+  return t.find_address(name);
 }
 
 // Bytes from `va` to the next symbol above it, capped at `cap`; `cap` when the next symbol is

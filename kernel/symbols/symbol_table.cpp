@@ -21,6 +21,12 @@ SymbolTable::SymbolTable(std::vector<Symbol> symbols) : symbols_(std::move(symbo
   });
 }
 
+const Symbol* SymbolTable::find_address(std::string_view name) const {
+  for (const Symbol* s : find(name))
+    if (!s->percpu) return s;
+  return nullptr;
+}
+
 std::vector<const Symbol*> SymbolTable::find(std::string_view name) const {
   auto lo = std::lower_bound(by_name_.begin(), by_name_.end(), name,
                              [this](std::uint32_t i, std::string_view n) {

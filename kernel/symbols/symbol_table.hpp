@@ -43,6 +43,9 @@ class SymbolTable {
 
   // Every symbol with exactly this name (static functions repeat across files).
   std::vector<const Symbol*> find(std::string_view name) const;
+  // The first symbol with this name that is an address (not a per-CPU offset): the lookup of
+  // a kernel variable or function by name; nullptr if none.
+  const Symbol* find_address(std::string_view name) const;
   // The symbol at or below `address` (not per-CPU), preferring a global one when several share
   // that address. nullopt below the lowest symbol.
   std::optional<SymbolAt> nearest(std::uint64_t address) const;

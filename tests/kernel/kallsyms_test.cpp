@@ -339,6 +339,17 @@ TEST(KallsymsRecover, HostileCountsAndIndexes) {
   }
 }
 
+TEST(SymbolTable, FindAddressSkipsPerCpuOffsets) {
+  SymbolTable t({{"runqueues", 0x1a000, 'd', true},
+                 {"runqueues", 0xffffffff82001000, 'D'},
+                 {"only_percpu", 0x2000, 'd', true}});
+  const Symbol* s = t.find_address("runqueues");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->address, 0xffffffff82001000u);
+  EXPECT_EQ(t.find_address("only_percpu"), nullptr);
+  EXPECT_EQ(t.find_address("absent"), nullptr);
+}
+
 TEST(SymbolTable, LookupsNearestAndGlob) {
   SymbolTable t({{"b_func", 0xffffffff81000100, 't'},
                  {"_text", 0xffffffff81000000, 'T'},
