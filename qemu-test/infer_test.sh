@@ -13,14 +13,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-tlpstub= rest=()
-while (($#)); do
-  case "$1" in
-    --tlpstub) tlpstub=$2; shift 2 ;;
-    *) rest+=("$1"); shift ;;
-  esac
-done
-[[ -n $tlpstub && -x $tlpstub ]] || test_skip "tlpstub binary '${tlpstub:-<none>}' does not exist"
+test_take_tlpstub "$@"
+tlpstub=$TLPSTUB rest=("${TEST_ARGS[@]}")
 
 guest_test_boot "${rest[@]}"
 tmp=$GUEST_DIR

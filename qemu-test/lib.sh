@@ -338,6 +338,19 @@ test_skip() {
   if [[ ${CI:-} == true ]]; then echo "FAIL: $* (CI=true: not a skip)"; exit 1; fi
   echo "SKIP: $*"; exit 77
 }
+# test_take_tlpstub ARGS...: the common arguments of a tlpstub QEMU test. Sets TLPSTUB from
+# --tlpstub BIN (a skip, i.e. a failure under CI=true, when it is not an executable) and
+# TEST_ARGS to every other argument, for guest_test_boot.
+test_take_tlpstub() {
+  TLPSTUB= TEST_ARGS=()
+  while (($#)); do
+    case "$1" in
+      --tlpstub) TLPSTUB=$2; shift 2 ;;
+      *) TEST_ARGS+=("$1"); shift ;;
+    esac
+  done
+  [[ -n $TLPSTUB && -x $TLPSTUB ]] || test_skip "tlpstub binary '${TLPSTUB:-<none>}' does not exist"
+}
 test_summary() {
   echo "$TEST_PASS passed, $TEST_FAIL failed"
   (( TEST_FAIL == 0 ))
