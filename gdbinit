@@ -1,8 +1,15 @@
-# gdb settings and commands for tlpstub. Use: gdb -x gdbinit [vmlinux]
+# gdb settings and commands for tlpstub.  Use:  gdb -x gdbinit [vmlinux]
 #
-#   (gdb) tlpstub-connect 127.0.0.1:1234     attach to a tlpstub server
-#   (gdb) tlpstub-vmlinux /path/to/vmlinux   load a vmlinux at the addresses of the running
-#                                            (KASLR-randomized) kernel that tlpstub found
+# Connects to $TLPSTUB (default 127.0.0.1:1234; TLPSTUB=none: do not connect) and defines,
+# with help (`help tlp-ps`):
+#   tlp-ps [PATTERN] [--threads]   tasks           tlp-bt [PID|all]    kernel stack traces
+#   tlp-task PID|kernel            process memory  tlp-dmesg [-n N]    kernel log
+#   tlp-kconfig [PATTERN]          configuration   tlp-info            what tlpstub found
+#   tlp-connect [HOST:PORT]        attach          tlp-vmlinux PATH    load a vmlinux at the
+#                                                                      KASLR slide
+# Given a vmlinux on the command line, it is loaded at the running kernel's addresses after
+# its build id is checked against the target's. In gdb's Python, `import tlpstub` gives the
+# monitor commands as objects (tlpstub.tasks(), tlpstub.bt(pid), tlpstub.dmesg(), ...).
 #
 # The target is a live or panicked machine observed over DMA: it never stops, and tlpstub
 # refuses writes, breakpoints and stepping with a clear message.
@@ -14,41 +21,45 @@ set confirm off
 set remotetimeout 10
 set architecture i386:x86-64
 
-define tlpstub-connect
-  target remote $arg0
-end
-document tlpstub-connect
-Attach to a tlpstub server: tlpstub-connect HOST:PORT
-end
-
 python
-import re
-import gdb
+import os
+import sys
 
 
-class TlpstubVmlinux(gdb.Command):
-    """Load a vmlinux at the running kernel's addresses: tlpstub-vmlinux PATH
+def _tlpstub_python_dir():
+    # gdb does not tell a script where it was read from: take this file's directory from
+    # gdb's own command line (-x FILE, --command=FILE, -ix FILE), else $TLPSTUB_PYTHON, the
+    # installed copy, ./python.
+    candidates = []
+    if os.environ.get("TLPSTUB_PYTHON"):
+        candidates.append(os.environ["TLPSTUB_PYTHON"])
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+    except OSError:
+        argv = []
+    for i, a in enumerate(argv):
+        path = None
+        if a in ("-x", "-ix", "-command", "--command", "-init-command", "--init-command"):
+            path = argv[i + 1] if i + 1 < len(argv) else None
+        elif a.startswith(("--command=", "-command=", "--init-command=")):
+            path = a.split("=", 1)[1]
+        if path:
+            candidates.append(os.path.join(os.path.dirname(os.path.abspath(path)), "python"))
+    candidates += ["/usr/share/tlpstub/python", os.path.join(os.getcwd(), "python")]
+    for c in candidates:
+        if os.path.isfile(os.path.join(c, "tlpstub", "__init__.py")):
+            return c
+    return None
 
-Asks tlpstub (monitor info) for the KASLR slide and loads PATH with every section moved by
-it except the per-CPU section, which is linked at 0 and holds offsets (gdb's qOffsets
-relocation moves only .text/.data/.bss). A symbol file loaded earlier is dropped first."""
 
-    def __init__(self):
-        super().__init__("tlpstub-vmlinux", gdb.COMMAND_FILES, gdb.COMPLETE_FILENAME)
-
-    def invoke(self, arg, from_tty):
-        path = arg.strip()
-        if not path:
-            raise gdb.GdbError("usage: tlpstub-vmlinux PATH-TO-VMLINUX")
-        info = gdb.execute("monitor info", to_string=True)
-        m = re.search(r"KASLR slide (0x[0-9a-f]+)", info)
-        if not m:
-            raise gdb.GdbError("tlpstub has not found the kernel (see 'monitor info')")
-        slide = m.group(1)
-        gdb.execute("symbol-file", to_string=True)
-        gdb.execute(f"add-symbol-file {path} -o {slide} -s .data..percpu 0", to_string=True)
-        print(f"loaded {path} with KASLR slide {slide} (per-CPU section kept at 0)")
-
-
-TlpstubVmlinux()
+_dir = _tlpstub_python_dir()
+if _dir is None:
+    print("tlpstub: the tlpstub Python package was not found (set TLPSTUB_PYTHON to the "
+          "directory holding tlpstub/); the tlp-* commands are not defined")
+else:
+    if _dir not in sys.path:
+        sys.path.insert(0, _dir)
+    import tlpstub
+    tlpstub.session.autostart()
 end

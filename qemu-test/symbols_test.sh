@@ -153,20 +153,45 @@ done
 xs=$(awk '$0 == "==END==" {f = 0} f {print} $0 == "==X==" {f = 1}' <<<"$out")
 echo "note: qOffsets only: x/s linux_banner -> $(tail -n1 <<<"$xs" | cut -c1-100)"
 
-# ---- (c) the repository's gdbinit: tlpstub-connect + tlpstub-vmlinux -----------------------
-out=$(timeout 180 gdb -batch -nx -x "$here/../gdbinit" -ex "tlpstub-connect 127.0.0.1:$port" \
-        -ex "tlpstub-vmlinux $VMLINUX" -ex "info address init_task" -ex "info address linux_banner" \
+# ---- (c) the repository's gdbinit: `gdb -x gdbinit VMLINUX` connects to $TLPSTUB by itself,
+# checks the vmlinux against the running kernel (build id, else linux_banner) and loads it at
+# the slide with the per-CPU section kept at 0 ------------------------------------------------
+out=$(TLPSTUB=127.0.0.1:$port timeout 180 gdb -batch -nx -x "$here/../gdbinit" "$VMLINUX" \
+        -ex "info address init_task" -ex "info address linux_banner" \
         -ex "info address runqueues" </dev/null 2>&1 || true)
 echo "$out" >"$tmp/gdbinit.log"
+loaded=$(grep -m1 "^tlpstub: loaded" <<<"$out" || true)
+[[ -n $loaded ]] && pass "gdbinit: ${loaded#tlpstub: }" ||
+  fail "gdbinit did not load the vmlinux: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
 for s in init_task linux_banner; do
   got=$(sed -n "s/^Symbol \"$s\" is .* at address \(0x[0-9a-f]*\)\.$/\1/p" <<<"$out" | head -n1)
   want=$(guest_sym "$s")
-  [[ -n $got ]] && (( got == want )) && pass "gdbinit tlpstub-vmlinux: $s at $got" ||
-    fail "gdbinit tlpstub-vmlinux: $s at '${got:-?}', guest says $want: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+  [[ -n $got ]] && (( got == want )) && pass "gdbinit: $s at $got" ||
+    fail "gdbinit: $s at '${got:-?}', guest says $want: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
 done
 got=$(sed -n 's/^Symbol "runqueues" is .* at address \(0x[0-9a-f]*\)\.$/\1/p' <<<"$out" | head -n1)
-[[ -n $got ]] && (( got == link[runqueues] )) && pass "gdbinit tlpstub-vmlinux: per-CPU runqueues stays at $got" ||
-  fail "gdbinit tlpstub-vmlinux: runqueues at '${got:-?}', System.map says ${link[runqueues]}"
+[[ -n $got ]] && (( got == link[runqueues] )) && pass "gdbinit: per-CPU runqueues stays at $got" ||
+  fail "gdbinit: runqueues at '${got:-?}', System.map says ${link[runqueues]}"
+
+# A vmlinux of another build is refused: the same file with one byte of its build id changed.
+python3 - "$VMLINUX" "$tmp/other-vmlinux" <<'PY'
+import re, shutil, subprocess, sys
+src, dst = sys.argv[1:]
+bid = re.search(r"Build ID: ([0-9a-f]+)", subprocess.run(["readelf", "-n", src], capture_output=True,
+                text=True).stdout).group(1)
+shutil.copyfile(src, dst)
+with open(dst, "r+b") as f:
+    data = f.read()
+    at = data.index(bytes.fromhex(bid))
+    f.seek(at)
+    f.write(bytes([data[at] ^ 0xff]))
+PY
+out=$(TLPSTUB=127.0.0.1:$port timeout 180 gdb -batch -nx -x "$here/../gdbinit" "$tmp/other-vmlinux" \
+        -ex "info address init_task" </dev/null 2>&1 || true)
+rm -f "$tmp/other-vmlinux"
+grep -q "is not the running kernel: its build id is" <<<"$out" && ! grep -q "^Symbol \"init_task\"" <<<"$out" &&
+  pass "gdbinit refuses a vmlinux whose build id differs (symbols unloaded)" ||
+  fail "gdbinit and a vmlinux of another build: $(grep -m2 -E "tlpstub|init_task" <<<"$out" | tr '\n' ' ')"
 
 echo "times: $(( SECONDS - t_start )) s total, add-symbol-file gdb run $t_a s, qOffsets gdb run $(( SECONDS - t0 )) s"
 test_summary
