@@ -77,7 +77,10 @@ int main(int argc, char** argv) {
   auto opts = app::parse_options(argc, argv);
   if (!opts) {
     if (opts.error().code == Errc::not_found) {
-      std::fputs(app::usage_text().c_str(), stdout);
+      if (opts.error().message == "version")
+        std::puts("tlpstub " TLPSTUB_VERSION);
+      else
+        std::fputs(app::usage_text().c_str(), stdout);
       return 0;
     }
     std::fprintf(stderr, "tlpstub: %s\n%s", opts.error().message.c_str(),

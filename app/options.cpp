@@ -37,6 +37,7 @@ Server:
   --packet-size BYTES    RSP PacketSize advertised to gdb (default 0x20000)
   -v                     trace RSP packets (<- from gdb, -> to gdb); -vv for more
   -h, --help             this text
+  --version              print the version and exit
 )";
 }
 
@@ -89,6 +90,7 @@ Result<Options> parse_options(int argc, char** argv) {
       {"listen", required_argument, nullptr, kListen},
       {"packet-size", required_argument, nullptr, kPacketSize},
       {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
   };
   Options o;
@@ -99,6 +101,7 @@ Result<Options> parse_options(int argc, char** argv) {
     Result<void> r;
     switch (c) {
       case 'h': return fail(Errc::not_found, "help");
+      case 'V': return fail(Errc::not_found, "version");
       case 'v': ++o.verbosity; break;
       case kMemory: o.memory_file = optarg; break;
       case kMap: {

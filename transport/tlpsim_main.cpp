@@ -27,7 +27,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: tlpsim --memory FILE [--map PHYS:OFF:LEN,...] --listen IP [--latency 12us]\n"
     "              [--loss P] [--reorder P] [--duplicate P] [--unbacked silent|ur]\n"
-    "              [--pcap FILE] [--seed N] [--ports N] [-v|-vv]\n"
+    "              [--pcap FILE] [--seed N] [--ports N] [-v|-vv] [--version]\n"
     "Serves NetTLP memory reads from FILE on UDP IP:0x3000..0x30FF until SIGINT/SIGTERM.\n"
     "  --map        place file ranges at physical addresses (default: phys == file offset)\n"
     "  --latency    delay of every answer: 12us, 1ms, 500ns (a bare number is microseconds)\n"
@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::puts("tlpsim " TLPSTUB_VERSION);
       return 0;
     } else if (a == "-v") {
       ++verbose;
