@@ -3,6 +3,7 @@
 // address space, serve gdb.
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "kernel/paging_probe.hpp"
 #include "stub/server.hpp"
 #include "transport/counting_memory.hpp"
+#include "transport/kdump_file.hpp"
 #include "transport/memory_file.hpp"
 #include "transport/nettlp_client.hpp"
 
@@ -32,6 +34,20 @@ void setup_logging(int verbosity) {
 
 Result<std::unique_ptr<PhysicalMemory>> open_memory(const app::Options& o) {
   if (!o.memory_file.empty()) {
+    // A kdump-compressed dump (makedumpfile, QEMU's kdump-* formats) by its signature.
+    std::uint8_t first[16] = {};
+    if (std::FILE* f = std::fopen(o.memory_file.c_str(), "rb")) {
+      (void)std::fread(first, 1, sizeof first, f);
+      std::fclose(f);
+    }
+    if (is_kdump(first) || std::memcmp(first, "makedumpfile", 12) == 0) {
+      if (!o.map.empty())
+        return fail(Errc::invalid_argument, "--map does not apply to a kdump dump (it has its "
+                                            "own page frame numbers)");
+      auto kf = KdumpFile::open(o.memory_file);
+      if (!kf) return std::unexpected(kf.error());
+      return std::unique_ptr<PhysicalMemory>(std::move(*kf));
+    }
     auto mf = MemoryFile::open(o.memory_file, o.map);
     if (!mf) return std::unexpected(mf.error());
     return std::unique_ptr<PhysicalMemory>(std::move(*mf));
