@@ -98,8 +98,7 @@ Result<ProfileMember> profile_member(const std::string& s, const std::string& pa
   if (!*off || !*size)
     return std::unexpected(profile_bad(where, "needs \"offset\" and \"size\""));
   f.offset = **off;
-  f.size = **size;
-  if (f.size == 0) return std::unexpected(profile_bad(where, "\"size\" must not be 0"));
+  f.size = **size;  // 0 for a flexible array (struct pid.numbers[])
   f.bit_size = static_cast<std::uint32_t>(bit_size->value_or(0));
   f.bit_offset = bit_off->value_or(f.offset * 8);
   if (bit_off->has_value() != (f.bit_size != 0))
