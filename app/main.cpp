@@ -118,6 +118,17 @@ int main(int argc, char** argv) {
   app::TargetContext ctx(counted);
   ctx.read_counts = &counted;
   if (auto* client = dynamic_cast<NetTlpClient*>(mem->get())) ctx.link_stats = &client->stats();
+  if (!opts->profile_file.empty()) {
+    // Read and checked now: a bad file is an error at start, not later in the background.
+    auto p = kernel::load_profile_file(opts->profile_file);
+    if (!p) {
+      spdlog::error("--profile: {}", p.error().message);
+      return 2;
+    }
+    spdlog::info("profile {}: release '{}', build id '{}', {} members, {} struct sizes",
+                 opts->profile_file, p->release, p->build_id, p->members.size(), p->sizes.size());
+    ctx.set_profile(std::move(*p), opts->profile_file, opts->profile_force);
+  }
   if (opts->cr3) {
     auto sc = space_from_cr3(**mem, *opts);
     if (!sc) {

@@ -32,6 +32,12 @@ Address space:
   --levels 4|5           paging depth (default: detected)
   --sme-mask VALUE       AMD SME C-bit mask to strip from page-table entries
 
+Types:
+  --profile FILE         structure offsets and sizes saved by 'monitor profile save' (JSON);
+                         they override BTF and inference for the members the file holds.
+                         A profile for another kernel release or build id is refused
+  --profile-force        use the --profile even when its release or build id differs
+
 Server:
   --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234)
   --packet-size BYTES    RSP PacketSize advertised to gdb (default 0x20000)
@@ -72,7 +78,7 @@ Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint6
 Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
-    kSme, kListen, kPacketSize
+    kSme, kListen, kPacketSize, kProfile, kProfileForce
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -89,6 +95,8 @@ Result<Options> parse_options(int argc, char** argv) {
       {"sme-mask", required_argument, nullptr, kSme},
       {"listen", required_argument, nullptr, kListen},
       {"packet-size", required_argument, nullptr, kPacketSize},
+      {"profile", required_argument, nullptr, kProfile},
+      {"profile-force", no_argument, nullptr, kProfileForce},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
@@ -162,6 +170,8 @@ Result<Options> parse_options(int argc, char** argv) {
         o.packet_size = *v;
         break;
       }
+      case kProfile: o.profile_file = optarg; break;
+      case kProfileForce: o.profile_force = true; break;
       case ':':
         return fail(Errc::invalid_argument, fmt::format("{} needs a value", argv[optind - 1]));
       default:
@@ -177,6 +187,8 @@ Result<Options> parse_options(int argc, char** argv) {
     return fail(Errc::invalid_argument, "--nettlp needs --local LOCAL_IP");
   if (o.ram_size && o.nettlp_adapter.empty())
     return fail(Errc::invalid_argument, "--ram-size applies to --nettlp only (a file knows its size)");
+  if (o.profile_force && o.profile_file.empty())
+    return fail(Errc::invalid_argument, "--profile-force applies to --profile only");
   if (!o.map.empty() && o.memory_file.empty())
     return fail(Errc::invalid_argument, "--map applies to --memory only");
   return o;

@@ -29,6 +29,11 @@ struct Options {
   int levels = 0;  // 0 = auto
   std::uint64_t sme_mask = 0;
 
+  // Types: a profile (kernel/symbols/profile.hpp) that overrides BTF and inference; refused
+  // for another release or build id unless forced.
+  std::string profile_file;
+  bool profile_force = false;
+
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 1234;
   std::size_t packet_size = 0x20000;

@@ -43,8 +43,16 @@ void TargetContext::recover_types_in_background(
                    "reads, {} bytes read",
                    found->va, found->pa, found->size, found->btf->type_count(),
                    found->cost.seconds, found->cost.reads, found->cost.bytes);
-      auto ti = std::make_shared<const kernel::TypeInfo>(found->btf);
-      set_types_status({TypesState::done, {}, std::move(ti), std::move(*found), {}, {}});
+      auto ti = std::make_shared<kernel::TypeInfo>(found->btf);
+      auto applied = apply_profile(*img, *ti);
+      if (!applied) {
+        spdlog::error("types: {}", applied.error().message);
+        set_types_status({TypesState::failed, applied.error().message, nullptr,
+                          std::move(*found), {}, {}});
+        return;
+      }
+      set_types_status(
+          {TypesState::done, {}, std::move(ti), std::move(*found), {}, {}, std::move(*applied)});
       return;
     }
     spdlog::warn("types: {}", found.error().message);
@@ -52,29 +60,77 @@ void TargetContext::recover_types_in_background(
   });
 }
 
-// No BTF: the offsets the views use, inferred from memory (kernel/symbols/offset_inference.hpp).
+// No BTF: the offsets the views use, inferred from memory (kernel/symbols/offset_inference.hpp),
+// and the --profile over them; a profile alone is enough when inference finds nothing.
 void TargetContext::infer_types(const kernel::KernelImage& img,
                                 const std::shared_ptr<const kernel::RecoveredSymbols>& symbols,
                                 const std::string& btf_error) {
+  std::optional<kernel::InferenceReport> report;
+  std::string why;
   if (!symbols) {
-    set_types_status({TypesState::failed, btf_error + "; no symbols to infer offsets with",
-                      nullptr, std::nullopt, btf_error, {}});
+    why = "; no symbols to infer offsets with";
+  } else {
+    auto inf = kernel::infer_offsets(memory_, img, symbols->table);
+    if (!inf || inf->found_count() == 0) {
+      why = "; offset inference: " + (inf ? std::string("no offset inferred") : inf.error().message);
+    } else {
+      spdlog::info("types: no BTF; {} offsets inferred ({} tasks on the ring) in {:.3f} s, {} "
+                   "reads, {} bytes read",
+                   inf->found_count(), inf->tasks_seen, inf->cost.seconds, inf->cost.reads,
+                   inf->cost.bytes);
+      report = std::move(*inf);
+    }
+  }
+  bool have_profile;
+  {
+    std::lock_guard lk(mu_);
+    have_profile = profile_ != nullptr;
+  }
+  if (!report && !have_profile) {
+    set_types_status({TypesState::failed, btf_error + why, nullptr, std::nullopt, btf_error, {}});
     return;
   }
-  auto inf = kernel::infer_offsets(memory_, img, symbols->table);
-  if (!inf || inf->found_count() == 0) {
-    const std::string why = inf ? "no offset inferred" : inf.error().message;
-    set_types_status({TypesState::failed, btf_error + "; offset inference: " + why, nullptr,
-                      std::nullopt, btf_error, {}});
-    return;
-  }
-  spdlog::info("types: no BTF; {} offsets inferred ({} tasks on the ring) in {:.3f} s, {} reads, "
-               "{} bytes read",
-               inf->found_count(), inf->tasks_seen, inf->cost.seconds, inf->cost.reads,
-               inf->cost.bytes);
   auto ti = std::make_shared<kernel::TypeInfo>();
-  kernel::add_inferred(*inf, *ti);
-  set_types_status({TypesState::done, {}, std::move(ti), std::nullopt, btf_error, std::move(*inf)});
+  if (report) kernel::add_inferred(*report, *ti);
+  auto applied = apply_profile(img, *ti);
+  if (!applied) {
+    spdlog::error("types: {}", applied.error().message);
+    set_types_status({TypesState::failed, btf_error + why + "; " + applied.error().message,
+                      nullptr, std::nullopt, btf_error, std::move(report)});
+    return;
+  }
+  set_types_status({TypesState::done, {}, std::move(ti), std::nullopt, btf_error,
+                    std::move(report), std::move(*applied)});
+}
+
+void TargetContext::set_profile(kernel::Profile p, std::string path, bool force) {
+  std::lock_guard lk(mu_);
+  profile_use_ = {std::move(path), force, p.members.size(), p.sizes.size(), {}};
+  profile_ = std::make_shared<const kernel::Profile>(std::move(p));
+}
+
+Result<std::optional<ProfileUse>> TargetContext::apply_profile(const kernel::KernelImage& img,
+                                                               kernel::TypeInfo& ti) const {
+  std::shared_ptr<const kernel::Profile> p;
+  ProfileUse use;
+  {
+    std::lock_guard lk(mu_);
+    p = profile_;
+    use = profile_use_;
+  }
+  if (!p) return std::optional<ProfileUse>{};
+  if (auto ok = kernel::check_profile(*p, img, &use.note); !ok) {
+    if (!use.force)
+      return fail(Errc::invalid_argument,
+                  fmt::format("profile {} refused: {} (--profile-force uses it anyway)", use.path,
+                              ok.error().message));
+    use.note = "forced (--profile-force) although " + ok.error().message;
+    spdlog::warn("types: profile {}: {}", use.path, use.note);
+  }
+  kernel::add_profile(*p, ti);
+  spdlog::info("types: profile {}: {} members, {} struct sizes override BTF and inference{}",
+               use.path, use.members, use.sizes, use.note.empty() ? "" : "; " + use.note);
+  return std::optional(std::move(use));
 }
 
 std::optional<SpaceConfig> TargetContext::kernel_space() const {

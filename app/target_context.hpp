@@ -21,6 +21,7 @@
 #include "kernel/symbols/type_info.hpp"
 #include "kernel/symbols/kallsyms.hpp"
 #include "kernel/symbols/offset_inference.hpp"
+#include "kernel/symbols/profile.hpp"
 #include "transport/counting_memory.hpp"
 #include "transport/physical_memory.hpp"
 #include "transport/transport_stats.hpp"
@@ -45,8 +46,17 @@ struct DiscoveryStatus {
 };
 
 // Kernel types, recovered in the background once discovery has found the kernel: BTF, or
-// without it (or when it does not parse) offsets inferred from memory.
+// without it (or when it does not parse) offsets inferred from memory; then a --profile, if
+// given, overrides both for the members it holds.
 enum class TypesState { not_run, running, done, failed };
+
+// A --profile: the file and, once types are recovered, what it added.
+struct ProfileUse {
+  std::string path;
+  bool force = false;
+  std::size_t members = 0, sizes = 0;  // what it holds (all added to the types)
+  std::string note;  // build id not compared, or what differed when forced
+};
 
 struct TypesStatus {
   TypesState state = TypesState::not_run;
@@ -57,6 +67,7 @@ struct TypesStatus {
   // Without BTF: why not, and what inference found.
   std::string btf_error{};
   std::optional<kernel::InferenceReport> inference{};
+  std::optional<ProfileUse> profile{};  // set when a --profile was added
 };
 
 // Kernel symbols (kallsyms), recovered after discovery succeeds (kernel/symbols/kallsyms.hpp).
@@ -104,6 +115,9 @@ class TargetContext {
       std::shared_ptr<const kernel::KernelImage> img,
       std::optional<kernel::VaRange> range = std::nullopt,
       std::shared_ptr<const kernel::RecoveredSymbols> symbols = nullptr);
+  // A profile (--profile) to add to the types of every kernel discovered from now on: refused
+  // (types fail, saying what differs) when it belongs to another kernel, unless `force`.
+  void set_profile(kernel::Profile p, std::string path, bool force);
   // Publishes a types status (tests).
   void set_types_status(TypesStatus st);
   SymbolsStatus symbols() const;
@@ -123,6 +137,10 @@ class TargetContext {
   void infer_types(const kernel::KernelImage& img,
                    const std::shared_ptr<const kernel::RecoveredSymbols>& symbols,
                    const std::string& btf_error);
+  // Adds the profile, if any, to `ti` when it belongs to `img` (or is forced); the error says
+  // why it was refused.
+  Result<std::optional<ProfileUse>> apply_profile(const kernel::KernelImage& img,
+                                                  kernel::TypeInfo& ti) const;
   // Recovers kallsyms for `img` and publishes the outcome (symbols()).
   void recover_symbols(const kernel::KernelImage& img, const kernel::ProgressFn& progress);
 
@@ -135,6 +153,8 @@ class TargetContext {
   std::mutex discovery_mu_;  // one discovery at a time
   std::thread background_;
   TypesStatus types_;
+  std::shared_ptr<const kernel::Profile> profile_;
+  ProfileUse profile_use_;
   mutable std::condition_variable types_done_;
   std::thread types_thread_;
   std::string orc_key_;

@@ -1,5 +1,6 @@
-// A tiny JSON writer for `--json` monitor output (no JSON library is in the dependency set:
-// Debian 12's libboost-dev 1.74 ships no Boost.JSON headers). Writes compact JSON in the
+// A tiny JSON writer for `--json` monitor output, and a strict bounded reader (below) for JSON
+// files (profiles). No JSON library is in the dependency set (Debian 12's libboost-dev 1.74
+// ships no Boost.JSON headers). The writer writes compact JSON in the
 // order of the calls; commas are placed for the caller. Addresses are written as "0x..."
 // strings on purpose: many JSON readers (jq, JavaScript) hold numbers as doubles, which cannot
 // hold a kernel address exactly.
@@ -12,6 +13,8 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include "common/error.hpp"
 
 namespace tlpstub {
 
@@ -64,5 +67,43 @@ class JsonWriter {
 
 // `s` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view s);
+
+}  // namespace tlpstub
+
+// ---- Reading ------------------------------------------------------------------------------
+// A strict JSON (RFC 8259) reader for files the user hands us (profiles): they may be anything,
+// so input size, nesting depth, value count and string length are bounded, every error says
+// what was expected and where (line, column, byte offset), and nothing is accepted loosely: no
+// comments, trailing commas, single quotes, leading zeros, NaN, invalid UTF-8, lone surrogates,
+// control characters in strings, duplicate keys or bytes after the value.
+namespace tlpstub {
+
+struct JsonLimits {
+  std::size_t max_bytes = 1 << 20;    // input size
+  int max_depth = 32;                 // arrays and objects open at once
+  std::size_t max_values = 1 << 16;   // values in the whole document
+  std::size_t max_string = 1 << 12;   // bytes of one string (after unescaping)
+};
+
+class JsonValue {
+ public:
+  enum class Type { null, boolean, number, string, array, object };
+
+  Type type = Type::null;
+  bool boolean = false;
+  // A string's contents (UTF-8, unescaped), or a number's literal text as written ("-1.5e3").
+  std::string text;
+  // Array elements, or an object's values (in document order, beside `keys`).
+  std::vector<JsonValue> items;
+  std::vector<std::string> keys;  // objects only
+
+  bool is(Type t) const { return type == t; }
+  // An object's value for `key`; null when absent or not an object.
+  const JsonValue* find(std::string_view key) const;
+  // A number written as a non-negative integer that fits 64 bits ("12", not "12.0" or "1e2").
+  std::optional<std::uint64_t> as_u64() const;
+};
+
+Result<JsonValue> parse_json(std::string_view text, const JsonLimits& limits = {});
 
 }  // namespace tlpstub

@@ -8,6 +8,11 @@
 # to offset inference, and `monitor offsets --json` must give, for every member below, the
 # offset BTF gives, with an "inference (...)" source. Members inference has no method for
 # (on_cpu, the printk ring buffer) must be reported missing, never wrong.
+#
+# Profiles: the intact run saves `monitor profile save P`; tlpstub on the wiped copy with
+# --profile P must give `monitor offsets` equal to BTF's for every member BTF knows (source
+# "profile") and `monitor ps --json` equal to the BTF run's; P with another release written in
+# must be refused (types fail, naming both releases).
 # Exit 77 when the tlpstub binary does not exist (a failure under CI=true).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,12 +36,16 @@ dd if=/dev/zero of="$tmp/ram-nobtf.bin" bs=1M iflag=count_bytes oflag=seek_bytes
    seek="$off" count=$((stop - start)) status=none
 echo "guest: __start_BTF $start __stop_BTF $stop ($((stop - start)) bytes at phys $pa) zeroed in the copy"
 
-# offsets_of RAMFILE OUT: `monitor info --json` and `monitor offsets --json` once types are done.
+# offsets_of RAMFILE NAME [TLPSTUB ARGS...]: `monitor info --json`, `monitor offsets --json` and
+# `monitor ps --json` once types are done; the intact run (btf) also saves a profile.
 offsets_of() {
   local ram=$1 name=$2 port out t0=$SECONDS
+  shift 2
   port=$(free_port)
-  local targs=(--memory "$ram")
+  local targs=(--memory "$ram" "$@")
   (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
+  local save=()
+  [[ $name == btf ]] && save=("monitor profile save $tmp/profile.json")
   stub_start "$tlpstub" "$tmp/tlpstub-$name.log" "$port" "${targs[@]}"
   while :; do
     out=$(stub_gdb "$port" "monitor info" || true)
@@ -45,17 +54,75 @@ offsets_of() {
     sleep 0.5
   done
   out=$(stub_gdb "$port" ==I== "monitor info --json" ==O== "monitor offsets --json" \
-        ==T== "monitor info" ==OT== "monitor offsets" ==END== || true)
+        ==P== "monitor ps --json" ==T== "monitor info" ==OT== "monitor offsets" \
+        ==S== "${save[@]}" "monitor profile" ==END== || true)
   echo "$out" >"$tmp/gdb-$name.log"
   harness seg I <<<"$out" >"$tmp/info-$name.json"
   harness seg O <<<"$out" >"$tmp/offsets-$name.json"
+  harness seg P <<<"$out" >"$tmp/ps-$name.json"
   echo "--- $name: monitor info (types) and monitor offsets"
   harness seg T <<<"$out" | sed -n '/^types:/,/^kallsyms:/p' | sed 's/^/    /'
   harness seg OT <<<"$out" | sed 's/^/    /'
+  harness seg S <<<"$out" | sed 's/^/    /'
   kill "$STUB_PID" 2>/dev/null || true
 }
 offsets_of "$tmp/ram-btf.bin" btf
 offsets_of "$tmp/ram-nobtf.bin" nobtf
+[[ -s $tmp/profile.json ]] || fail "btf: monitor profile save wrote no $tmp/profile.json"
+offsets_of "$tmp/ram-nobtf.bin" profile --profile "$tmp/profile.json"
+# The same profile with another release: refused, saying which differs.
+sed 's/"release": "/"release": "9.9.9-other-/' "$tmp/profile.json" >"$tmp/profile-wrong.json"
+offsets_of "$tmp/ram-nobtf.bin" wrong --profile "$tmp/profile-wrong.json"
+if grep -q "refused: the profile is for release '9.9.9-other-" "$tmp/gdb-wrong.log"; then
+  pass "a profile for another release is refused: $(grep -o "profile [^ ]* refused: [^)]*)" \
+        "$tmp/gdb-wrong.log" | head -n 1)"
+else
+  fail "a profile for another release was not refused (see $tmp/gdb-wrong.log)"
+fi
+if python3 - "$tmp/offsets-btf.json" "$tmp/offsets-profile.json" "$tmp/ps-btf.json" \
+     "$tmp/ps-profile.json" "$tmp/info-profile.json" >"$tmp/compare-profile.log" 2>&1 <<'PY'
+import json, sys
+off_b, off_p, ps_b, ps_p, info_p = (json.load(open(p)) for p in sys.argv[1:6])
+bad = 0
+def check(ok, msg):
+    global bad
+    print(("ok   " if ok else "FAIL ") + msg)
+    bad += not ok
+prof = info_p["types"].get("profile")
+check(prof is not None and prof["members"] > 0, f"profile run: types with a profile ({prof})")
+pro = {(o["struct"], o["wanted"]): o for o in off_p["offsets"]}
+same = 0
+for b in off_b["offsets"]:
+    key = (b["struct"], b["wanted"])
+    p = pro.get(key)
+    name = f"{key[0]}.{key[1]}"
+    if b["offset"] is None:
+        continue
+    fields = ("member", "offset", "size", "bit_offset", "bit_size", "type")
+    ok = p is not None and all(p[f] == b[f] for f in fields) and p["source"] == "profile"
+    check(ok, f"{name}: profile {[p.get(f) for f in fields + ('source',)] if p else None}; "
+              f"BTF {[b[f] for f in fields]}")
+    same += ok
+sb = {s["struct"]: s for s in off_b["sizes"]}
+for s in off_p["sizes"]:
+    b = sb[s["struct"]]
+    if b["size"] is not None:
+        check(s["size"] == b["size"] and s["source"] == "profile",
+              f"sizeof({s['struct']}): profile {s['size']} ({s['source']}); BTF {b['size']}")
+keys = ("method", "complete", "warnings", "tasks")
+check(ps_b["tasks"] != [], f"BTF run: monitor ps lists {len(ps_b['tasks'])} tasks")
+for k in keys:
+    check(ps_p[k] == ps_b[k], f"monitor ps --json '{k}' equal to the BTF run's" +
+          ("" if ps_p[k] == ps_b[k] else f": {str(ps_p[k])[:300]} vs {str(ps_b[k])[:300]}"))
+print(f"{same} profile offsets equal BTF's; ps: {len(ps_p['tasks'])} tasks equal")
+sys.exit(1 if bad else 0)
+PY
+then
+  pass "a profile from the BTF run gives BTF's offsets and ps without BTF: $(tail -n 1 "$tmp/compare-profile.log")"
+else
+  fail "the profile run differs from the BTF run (see $tmp/compare-profile.log)"
+fi
+sed 's/^/    /' "$tmp/compare-profile.log"
 
 if python3 - "$tmp/info-btf.json" "$tmp/offsets-btf.json" "$tmp/info-nobtf.json" \
      "$tmp/offsets-nobtf.json" >"$tmp/compare.log" 2>&1 <<'PY'

@@ -79,14 +79,15 @@ TargetContext::OrcResult bt_orc(SessionState& s, const kernel::KernelImage& img,
   } else {
     kernel::KernelReader rd(s.memory(), kernel::kernel_regions(img, syms, 0), s.deadline());
     t = kernel::read_orc_table(rd, syms, *format);
-    // Two sources for one layout: BTF's bitfields and the release's history should agree.
+    // Two sources for one layout: the types' bitfields (BTF, or a profile) and the release's
+    // history should agree.
     auto by_release = kernel::orc_format(nullptr, img.release);
     if (t && by_release && format->source != by_release->source &&
         (format->type_shift != by_release->type_shift ||
          format->type_bits != by_release->type_bits ||
          format->signal_bit != by_release->signal_bit || format->end_bit != by_release->end_bit))
-      t->warnings.push_back(fmt::format("ORC: BTF's struct orc_entry differs from what {} had",
-                                        by_release->source));
+      t->warnings.push_back(fmt::format("ORC: struct orc_entry from {} differs from what {} had",
+                                        format->source, by_release->source));
   }
   auto r = std::make_shared<const Result<kernel::OrcTable>>(std::move(t));
   // A deadline or transport failure may pass: keep only what is a property of the kernel.

@@ -40,6 +40,7 @@ stub::MonitorCommand version_command(SessionState& s);
 stub::MonitorCommand stats_command(SessionState& s);
 stub::MonitorCommand type_command(SessionState& s);
 stub::MonitorCommand offsets_command(SessionState& s);
+stub::MonitorCommand profile_command(SessionState& s);
 stub::MonitorCommand sym_command(SessionState& s);
 stub::MonitorCommand modules_command(SessionState& s);
 stub::MonitorCommand dmesg_command(SessionState& s);

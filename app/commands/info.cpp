@@ -28,7 +28,36 @@ std::string_view types_state_name(TypesState s) {
   return "?";
 }
 
+std::string types_source_text(const TypesStatus& t);
+
+// The --profile added over BTF or inference, if any.
+std::string profile_text(const TypesStatus& t) {
+  if (!t.profile) return "";
+  return fmt::format("  profile {}: {} members, {} struct sizes override BTF and inference{}\n",
+                     t.profile->path, t.profile->members, t.profile->sizes,
+                     t.profile->note.empty() ? "" : " (" + t.profile->note + ")");
+}
+
 std::string types_text(const TypesStatus& t) {
+  if (t.state == TypesState::done) return types_source_text(t) + profile_text(t);
+  return types_source_text(t);
+}
+
+void profile_json(JsonWriter& j, const TypesStatus& t) {
+  j.key("profile");
+  if (!t.profile) {
+    j.null();
+    return;
+  }
+  j.begin_object()
+      .field("path", t.profile->path)
+      .field("members", t.profile->members)
+      .field("sizes", t.profile->sizes)
+      .field("note", t.profile->note)
+      .end_object();
+}
+
+std::string types_source_text(const TypesStatus& t) {
   switch (t.state) {
     case TypesState::not_run: return "types: not recovered\n";
     case TypesState::running: return "types: recovering BTF...\n";
@@ -55,6 +84,7 @@ std::string types_text(const TypesStatus& t) {
 
 void types_json(JsonWriter& j, const TypesStatus& t) {
   j.key("types").begin_object().field("state", types_state_name(t.state));
+  profile_json(j, t);
   if (t.state == TypesState::done && t.inference) {
     const kernel::InferenceReport& r = *t.inference;
     j.field("source", "inference")

@@ -1,6 +1,7 @@
 // monitor offsets: the structure members the Linux views use (kernel/symbols/wanted_offsets.hpp)
-// and, for each, its offset, size and where it came from; members no source knows are listed
-// as missing, never guessed.
+// and, for each, its offset, size and where it came from ("BTF", "inference (data)", ...,
+// "profile"); members no source knows are listed as missing, with the view that wants them
+// and the kernels that have them, never guessed.
 #include <fmt/format.h>
 
 #include "app/commands/commands.hpp"
@@ -28,7 +29,8 @@ std::string to_text(const OffsetsRow& r) {
   for (const kernel::WantedResult& m : r.members) {
     if (!m.field) {
       ++missing;
-      fmt::format_to(out, "{:<36} missing: {}\n", m.struct_name + "." + m.wanted, m.why_missing);
+      fmt::format_to(out, "{:<36} missing ({}{}): {}\n", m.struct_name + "." + m.wanted, m.user,
+                     m.when.empty() ? "" : ", " + m.when, m.why_missing);
       continue;
     }
     const kernel::FieldInfo& f = *m.field;
@@ -53,7 +55,8 @@ void to_json(JsonWriter& j, const OffsetsRow& r) {
   }
   j.end_array().key("offsets").begin_array();
   for (const kernel::WantedResult& m : r.members) {
-    j.begin_object().field("struct", m.struct_name).field("wanted", m.wanted);
+    j.begin_object().field("struct", m.struct_name).field("wanted", m.wanted)
+        .field("user", m.user).field("when", m.when);
     if (!m.field) {
       j.key("member").null().key("offset").null().key("size").null().key("bit_offset").null()
           .key("bit_size").null().key("type").null().key("source").null()

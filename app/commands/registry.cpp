@@ -11,6 +11,7 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.add(stats_command(s));
   r.add(type_command(s));
   r.add(offsets_command(s));
+  r.add(profile_command(s));
   r.add(sym_command(s));
   r.add(modules_command(s));
   r.add(dmesg_command(s));

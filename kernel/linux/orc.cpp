@@ -67,7 +67,7 @@ Result<OrcFormat> orc_format(const TypeInfo* types, std::string_view release) {
       auto end = orc_btf_bits(*types, "end");
       f.signal_bit = sig ? static_cast<int>(sig->bit_offset - 32) : -1;
       f.end_bit = end ? static_cast<int>(end->bit_offset - 32) : -1;
-      f.source = "BTF";
+      f.source = type->source;  // "BTF", or "profile"
       return f;
     }
   }

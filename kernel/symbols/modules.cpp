@@ -203,6 +203,12 @@ const Symbol* modules_head_symbol(const SymbolTable& core) {
 
 }  // namespace
 
+Result<void> check_module_types(const TypeInfo& types) {
+  auto l = module_layout(types);
+  if (!l) return std::unexpected(l.error());
+  return {};
+}
+
 std::uint64_t LoadedModule::size() const {
   std::uint64_t n = 0;
   for (const ModuleRange& r : ranges) n += r.size;

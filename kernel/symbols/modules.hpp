@@ -61,6 +61,10 @@ inline constexpr std::uint64_t kMaxModuleSymbols = 1u << 20;
 Result<ModuleList> read_modules(AddressSpace& as, const SymbolTable& core, const TypeInfo& types,
                                 bool with_symbols);
 
+// Whether `types` hold every member read_modules needs (the error names the first missing):
+// for tests that the wanted list (wanted_offsets.hpp) covers the module walk.
+Result<void> check_module_types(const TypeInfo& types);
+
 // The module symbol at or below `address` inside the module range that holds it.
 std::optional<ModuleSymbol> module_symbol_at(const ModuleList& list, std::uint64_t address);
 // Every module symbol with exactly this name.

@@ -1,5 +1,9 @@
-// The structure members the Linux views use (tasks, threads, address spaces, the printk log),
-// looked up in a TypeInfo: what `monitor offsets` reports and what a profile will save.
+// The structure members the Linux views use (tasks, threads, address spaces, the printk log,
+// modules, ORC, the page cache), looked up in a TypeInfo: what `monitor offsets` reports and
+// what a profile saves. The one list: every member a view asks TypeInfo for is here, with
+// the view's exact path ("printk_ringbuffer.desc_ring.head_id", not the inner struct's), so
+// that a profile holding this list is enough for every view without BTF
+// (tests/kernel/symbols/wanted_offsets_test.cpp fails when a view asks for anything else).
 //
 // Where a member moved between versions, alternatives are tried in order:
 //  - task_struct.__state (5.14+, unsigned int) or .state (long, before): commit 2f064a59a11f.
@@ -22,6 +26,8 @@ namespace tlpstub::kernel {
 struct WantedMember {
   std::string_view struct_name;
   std::vector<std::string_view> paths;  // alternatives, first found wins
+  std::string_view user;                // the view that reads it: "tasks", "printk", ...
+  std::string_view when = {};           // kernels that have it, when not all: "before 6.4"
 };
 
 struct WantedResult {
@@ -30,6 +36,7 @@ struct WantedResult {
   std::string path;                  // the alternative found; empty when missing
   std::optional<FieldInfo> field;    // nullopt: missing
   std::string why_missing;
+  std::string user, when;            // as in WantedMember
 };
 
 struct WantedSize {

@@ -42,7 +42,7 @@ TEST(InfoCommand, DiscoveredKernelJson) {
             "\"page_offset_base\":\"0xffff888000000000\",\"vmalloc_base\":null,"
             "\"vmemmap_base\":null,\"vmcoreinfo_phys\":null,\"vmcoreinfo_entries\":0,"
             "\"notes\":[\"a note\"],\"symbol_file_command\":\"add-symbol-file vmlinux -o "
-            "0x19000000 -s .data..percpu 0\"},\"types\":{\"state\":\"not_run\",\"message\":\"\"},\"kallsyms\":null}\n");
+            "0x19000000 -s .data..percpu 0\"},\"types\":{\"state\":\"not_run\",\"profile\":null,\"message\":\"\"},\"kallsyms\":null}\n");
 }
 
 TEST(InfoCommand, BeforeAndWithoutDiscovery) {
@@ -54,7 +54,7 @@ TEST(InfoCommand, BeforeAndWithoutDiscovery) {
   EXPECT_EQ(f.run("info --json"),
             "{\"memory\":\"fake\",\"page_table\":{\"table\":\"0x100000\",\"levels\":4,"
             "\"source\":\"--cr3\",\"this_session\":false},\"discovery\":{\"state\":\"not_run\","
-            "\"message\":\"\"},\"kernel\":null,\"types\":{\"state\":\"not_run\",\"message\":\"\"},\"kallsyms\":null}\n");
+            "\"message\":\"\"},\"kernel\":null,\"types\":{\"state\":\"not_run\",\"profile\":null,\"message\":\"\"},\"kallsyms\":null}\n");
   AppFixture g;
   g.ctx.set_discovery_status({DiscoveryState::failed, "no kernel image", nullptr});
   EXPECT_EQ(g.run("info"), "memory: fake\ndiscovery: failed: no kernel image\n");
@@ -71,7 +71,7 @@ TEST(InfoCommand, TypesWhereFoundAndCost) {
                 " bytes, 30 types\n  located by: header scan in 0.125 s, 7 reads, 4096 bytes\n");
   const std::string j = f.run("info --json");
   EXPECT_EQ(j.substr(j.find(",\"types\":")),
-            ",\"types\":{\"state\":\"done\",\"source\":\"BTF\",\"btf\":\"0xffffffff9b6bec58\","
+            ",\"types\":{\"state\":\"done\",\"profile\":null,\"source\":\"BTF\",\"btf\":\"0xffffffff9b6bec58\","
             "\"btf_phys\":\"0x26bec58\",\"size\":" + size + ",\"type_count\":30,\"how\":\"header "
             "scan\",\"seconds\":0.125,\"reads\":7,\"bytes\":4096},\"kallsyms\":null}\n");
   f.ctx.set_types_status({TypesState::failed, "no vmlinux BTF", nullptr, std::nullopt});

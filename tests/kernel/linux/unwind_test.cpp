@@ -101,7 +101,7 @@ TEST(OrcFormat, FromBtfWinsOverRelease) {
   ti.add_member("orc_entry", "type", FieldInfo{5, 4, 40, 2, "unsigned int", "test"});
   ti.add_member("orc_entry", "end", FieldInfo{5, 4, 42, 1, "unsigned int", "test"});
   OrcFormat f = *orc_format(&ti, "6.12.0");
-  EXPECT_EQ(f.source, "BTF");
+  EXPECT_EQ(f.source, "test");  // the members' source (BTF, or a profile)
   EXPECT_EQ(f.type_bits, 2u);
   EXPECT_EQ(f.end_bit, 10);
   EXPECT_EQ(f.signal_bit, -1);
