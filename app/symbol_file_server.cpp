@@ -57,7 +57,9 @@ Result<std::shared_ptr<const ServedSymbolFile>> TargetContext::symbol_file(Deadl
     return fail(Errc::busy, "kernel symbols are still being recovered");
   if (!s.symbols) return fail(Errc::not_found, "no kernel symbols: " + s.message);
   const TypesStatus t = wait_for_types(until);
-  if (t.state == TypesState::running)
+  // not_run too: discovery publishes the symbols before it starts the types thread, and a
+  // file written in between would have no DWARF for the life of this kernel image.
+  if (t.state == TypesState::running || t.state == TypesState::not_run)
     return fail(Errc::busy, "kernel types (BTF) are still being recovered");
 
   std::unique_lock lk(file_mu_);
