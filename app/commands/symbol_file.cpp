@@ -1,8 +1,8 @@
 // monitor symbol-file PATH [--json]: writes the symbol file tlpstub serves to gdb (ELF with
 // kallsyms symbols and DWARF from BTF, kernel/export/symbol_file.hpp) to PATH on the host that
 // runs tlpstub, for gdb sessions elsewhere or later. Its addresses are link-time ones: load it
-// before `target remote` (gdb then relocates it by qOffsets), or with
-// `symbol-file -o SLIDE PATH` while connected... see README.
+// before `target remote`, and gdb relocates it by qOffsets (README, "Symbols and types with no
+// vmlinux").
 #include <fmt/format.h>
 
 #include <fstream>
