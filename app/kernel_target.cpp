@@ -1,6 +1,7 @@
 #include "app/kernel_target.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -65,6 +66,24 @@ MemoryReadResult KernelTarget::read_physical(std::uint64_t addr, std::span<std::
   if (r.bytes_read < out.size())
     r.fault = Error{Errc::unbacked, "address space ends at 2^64", 0};
   return r;
+}
+
+// gdb asks right after qAttached, while connecting: a kernel still being discovered gets a
+// busy error within the deadline, and gdb goes on with no file (README: how to load it later).
+Result<std::string> KernelTarget::exec_file() {
+  auto f = state_.context().symbol_file(state_.deadline());
+  if (!f) {
+    spdlog::info("gdb asked for the symbol file: {}", f.error().message);
+    return std::unexpected(f.error());
+  }
+  return (*f)->path;
+}
+
+Result<stub::Target::FileBytes> KernelTarget::open_file(std::string_view path) {
+  auto f = state_.context().symbol_file(state_.deadline());
+  if (!f) return std::unexpected(f.error());
+  if (path != (*f)->path) return fail(Errc::not_found, fmt::format("no file {}", path));
+  return (*f)->bytes;
 }
 
 // Served from the request's snapshot: qfThreadInfo, T, H and qThreadExtraInfo in one request

@@ -21,6 +21,11 @@ class KernelTarget final : public stub::Target {
   std::optional<stub::SectionOffsets> offsets() override;
   void begin_request(Deadline deadline) override;
   std::string attach_message() override;
+  // The symbol file written from kallsyms and BTF (TargetContext::symbol_file), as gdb's
+  // exec-file; reading it never touches target memory.
+  bool serves_files() const override { return true; }
+  Result<std::string> exec_file() override;
+  Result<FileBytes> open_file(std::string_view path) override;
 
   SessionState& state() { return state_; }
 

@@ -8,6 +8,7 @@ namespace tlpstub::app {
 TargetContext::~TargetContext() {
   if (background_.joinable()) background_.join();
   if (types_thread_.joinable()) types_thread_.join();
+  if (file_thread_.joinable()) file_thread_.join();
 }
 
 TypesStatus TargetContext::types() const {
@@ -49,14 +50,16 @@ void TargetContext::recover_types_in_background(
         spdlog::error("types: {}", applied.error().message);
         set_types_status({TypesState::failed, applied.error().message, nullptr,
                           std::move(*found), {}, {}});
-        return;
+      } else {
+        set_types_status({TypesState::done, {}, std::move(ti), std::move(*found), {}, {},
+                          std::move(*applied)});
       }
-      set_types_status(
-          {TypesState::done, {}, std::move(ti), std::move(*found), {}, {}, std::move(*applied)});
-      return;
+    } else {
+      spdlog::warn("types: {}", found.error().message);
+      infer_types(*img, symbols, found.error().message);
     }
-    spdlog::warn("types: {}", found.error().message);
-    infer_types(*img, symbols, found.error().message);
+    // Start writing the symbol file now, so that it is ready when gdb connects.
+    (void)symbol_file(SteadyClock::now());
   });
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/address.hpp"
 #include "kernel/discovery.hpp"
+#include "kernel/export/symbol_file.hpp"
 #include "kernel/kernel_image.hpp"
 #include "kernel/linux/orc.hpp"
 #include "kernel/symbols/btf_locate.hpp"
@@ -77,6 +78,15 @@ struct SymbolsStatus {
   std::shared_ptr<const kernel::RecoveredSymbols> symbols;
 };
 
+// The symbol file served to gdb for one kernel image (kernel/export/symbol_file.hpp).
+struct ServedSymbolFile {
+  std::string path;  // the name qXfer:exec-file gives gdb: "/tlpstub/vmlinux-<release>-<slide>"
+  std::shared_ptr<const std::vector<std::uint8_t>> bytes;
+  std::uint64_t symbols = 0, type_dies = 0, variables = 0;
+  bool has_dwarf = false;
+  double seconds = 0;  // to write it
+};
+
 class TargetContext {
  public:
   explicit TargetContext(PhysicalMemory& mem) : memory_(mem) {}
@@ -128,6 +138,12 @@ class TargetContext {
 
   // The kernel's ORC tables (kernel/linux/orc.hpp), or why there are none: static image data,
   // read once per kernel image (`key` names it) and shared by every session. Null: not read.
+  // The symbol file of the discovered kernel: written once per kernel image, on a background
+  // thread as soon as its symbols and types are known (or asked for), and kept in memory.
+  // Waits for discovery, symbols, types and the writing until `until`; busy while one of
+  // them still runs, not_found when there is no kernel or no symbols.
+  Result<std::shared_ptr<const ServedSymbolFile>> symbol_file(Deadline until);
+
   using OrcResult = std::shared_ptr<const Result<kernel::OrcTable>>;
   OrcResult orc_table(const std::string& key) const;
   void set_orc_table(std::string key, OrcResult t);
@@ -159,6 +175,13 @@ class TargetContext {
   std::thread types_thread_;
   std::string orc_key_;
   OrcResult orc_;
+  // symbol_file(): the file, the image it was written for, the writer thread.
+  std::mutex file_mu_;
+  std::condition_variable file_done_;
+  std::thread file_thread_;
+  bool file_running_ = false;
+  std::shared_ptr<const kernel::KernelImage> file_image_;
+  std::shared_ptr<const ServedSymbolFile> file_;
 };
 
 // The address space discovery found.

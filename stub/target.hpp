@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -79,6 +80,17 @@ class Target {
   // The reply is due by `deadline` (under gdb's remotetimeout): reads stop there and return
   // what they have (a short `m` reply), monitor commands give up with a clear error.
   virtual void begin_request(Deadline deadline) { (void)deadline; }
+
+  // Files served to gdb, read-only (qXfer:exec-file:read and vFile:). A target that
+  // serves_files() names its executable (busy while it is being made: gdb then proceeds
+  // without one) and opens files by path (not_found for anything else).
+  using FileBytes = std::shared_ptr<const std::vector<std::uint8_t>>;
+  virtual bool serves_files() const { return false; }
+  virtual Result<std::string> exec_file() { return fail(Errc::unsupported, "no files served"); }
+  virtual Result<FileBytes> open_file(std::string_view path) {
+    (void)path;
+    return fail(Errc::not_found, "no files served");
+  }
 
   // Text to show once when gdb attaches (e.g. "discovery still running").
   virtual std::string attach_message() { return {}; }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,6 +54,11 @@ class Context {
   std::size_t thread_cursor = 0;
   // qXfer:threads:read document, built at offset 0 and reused for later offsets.
   std::string threads_xml;
+  // vFile: files this connection has open, by descriptor (handlers/vfile.cpp).
+  std::map<std::int64_t, Target::FileBytes> open_files;
+  std::int64_t next_fd = 3;
+  // The exec-file path, fetched at offset 0 and reused for later offsets of one transfer.
+  std::string exec_file_path;
 
   // The thread `g` and `p` read: the last Hg, else the default (first) thread.
   std::int64_t current_thread();
@@ -92,7 +98,8 @@ std::span<const Route> memory_routes();    // m M X
 std::span<const Route> register_routes();  // g G p P
 std::span<const Route> thread_routes();    // qfThreadInfo qsThreadInfo qThreadExtraInfo qC T H
 std::span<const Route> query_routes();     // qSupported ? qAttached qOffsets qSymbol D k ...
-std::span<const Route> qxfer_routes();     // qXfer:features:read qXfer:threads:read
+std::span<const Route> qxfer_routes();     // qXfer:features:read qXfer:threads:read exec-file
+std::span<const Route> vfile_routes();     // vFile:setfs open pread pwrite close fstat unlink
 std::span<const Route> rcmd_routes();      // qRcmd
 std::span<const Route> resume_routes();    // c C s S vCont Z z vRun vAttach R ...
 

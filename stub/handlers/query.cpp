@@ -16,8 +16,8 @@ namespace {
 
 Reply supported(Context& ctx, std::string_view) {
   return Reply::text(
-      fmt::format("PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+",
-                  ctx.packet_size));
+      fmt::format("PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+{}",
+                  ctx.packet_size, ctx.target.serves_files() ? ";qXfer:exec-file:read+" : ""));
 }
 
 Reply unsupported(Context&, std::string_view) { return Reply::empty(); }

@@ -4,6 +4,10 @@
 //   features: annex target.xml (stub/target_xml.hpp)
 //   threads:  empty annex; <threads><thread id="hex" name="comm">extra text</thread>...
 //             built at offset 0 and kept for the later offsets of the same transfer.
+//   exec-file: annex empty or a pid (hex, gdb 13 sends it once multiprocess+ is agreed; we
+//             have one executable whatever the pid) -> the path gdb then opens with vFile:
+//             (facts/gdb-rsp.md). While the target is still making it: E0b, and gdb 13
+//             proceeds with no executable.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -94,9 +98,23 @@ Reply read_threads(Context& ctx, std::string_view args) {
   return xfer_part(ctx, ctx.threads_xml, *req);
 }
 
+Reply read_exec_file(Context& ctx, std::string_view args) {
+  auto req = parse_xfer(args);
+  if (!req) return error_reply(req.error());
+  if (req->annex.size() > 16 || (!req->annex.empty() && !parse_hex(req->annex)))
+    return error_reply(Errc::not_found, "unknown annex");
+  if (req->offset == 0 || ctx.exec_file_path.empty()) {
+    auto path = ctx.target.exec_file();
+    if (!path) return error_reply(path.error());
+    ctx.exec_file_path = std::move(*path);
+  }
+  return xfer_part(ctx, ctx.exec_file_path, *req);
+}
+
 constexpr Route kQxferRoutes[] = {
     {"qXfer:features:read", read_features},
     {"qXfer:threads:read", read_threads},
+    {"qXfer:exec-file:read", read_exec_file},
 };
 
 }  // namespace

@@ -91,9 +91,9 @@ bool word_matches(std::string_view packet, std::string_view name) {
 
 const Route* find_route(std::string_view packet, std::string_view& args) {
   if (packet.empty()) return nullptr;
-  static const std::array<std::span<const Route>, 7> families = {
+  static const std::array<std::span<const Route>, 8> families = {
       memory_routes(), register_routes(), thread_routes(), query_routes(),
-      qxfer_routes(),  rcmd_routes(),     resume_routes()};
+      qxfer_routes(),  rcmd_routes(),     resume_routes(), vfile_routes()};
   const bool word = packet[0] == 'q' || packet[0] == 'Q' || packet[0] == 'v';
   const Route* best = nullptr;
   for (std::span<const Route> family : families)

@@ -13,7 +13,7 @@
 //                             breakpoints: You may have requested too many hardware
 //                             breakpoints/watchpoints." — without ever sending `c`.
 //   vRun, vAttach, R       -> E1e (extended-remote only; gdb 13 never sends them otherwise)
-//   vFile:, QAllow...      -> empty (the default for unknown packets)
+//   QAllow...              -> empty (the default for unknown packets)
 #include "stub/handlers/handler.hpp"
 
 namespace tlpstub::stub {

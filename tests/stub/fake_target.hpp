@@ -117,11 +117,25 @@ class FakeTarget : public Target {
   }
   std::string attach_message() override { return attach_message_; }
 
+  bool serves_files() const override { return !files_.empty() || exec_error_.has_value(); }
+  Result<std::string> exec_file() override {
+    if (exec_error_) return std::unexpected(*exec_error_);
+    if (files_.empty()) return fail(Errc::unsupported, "no files");
+    return files_.begin()->first;
+  }
+  Result<FileBytes> open_file(std::string_view path) override {
+    auto it = files_.find(std::string(path));
+    if (it == files_.end()) return fail(Errc::not_found, "no such file");
+    return it->second;
+  }
+
   std::map<std::uint64_t, std::array<std::uint8_t, kPageSize>> pages_;
   std::vector<ThreadInfo> threads_;
   std::map<std::int64_t, RegisterSet> regs_;
   std::optional<SectionOffsets> offsets_;
   std::string attach_message_;
+  std::map<std::string, FileBytes> files_;    // served files, by path
+  std::optional<Error> exec_error_;           // exec_file() fails with this when set
   MonitorRegistry monitor_;
   int requests = 0;
   Deadline deadline = kNoDeadline;  // of the last request
