@@ -55,6 +55,7 @@ struct Task {
   std::uint64_t stack = 0;     // task_struct.stack: the lowest address of its kernel stack
   bool idle = false;           // a CPU's idle task (pid 0, "swapper/N")
   std::optional<std::uint32_t> running_on;  // the CPU whose rq->curr this task is
+  bool panicking = false;      // running on the CPU that panic_cpu names (the kernel panicked)
 
   bool leader() const { return pid == tgid; }
   bool kernel_thread() const { return mm == 0; }
@@ -70,6 +71,9 @@ struct TaskList {
   std::vector<std::string> warnings;
   std::string method;       // "pid idr" or "tasks list"
   bool complete = true;     // false: a warning says what is missing
+  // The CPU that called panic() (kernel/panic.c panic_cpu, PANIC_CPU_INVALID = -1 until then;
+  // 4.5+); nullopt: no panic, or the variable is unknown.
+  std::optional<std::uint32_t> panic_cpu;
   TaskWalkStats stats;
 };
 
