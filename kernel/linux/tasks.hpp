@@ -19,8 +19,9 @@
 //
 // Fallback when the IDR cannot be used: init_task.tasks walked one link at a time (group
 // leaders), each link validated (a kernel address, back link, no cycle, length cap); then
-// every leader's signal->thread_head ring (task->thread_node) walked for all leaders in
-// parallel, a round of batches per thread, back links checked.
+// every leader's signal->thread_head ring (task->thread_node; before 6.7 the headless
+// task->thread_group ring) walked for all leaders in parallel, a round of batches per thread,
+// back links checked.
 //
 // Target memory is untrusted: a live target changes under the walk (bounded retries), and a
 // corrupted one gives a partial list plus warnings naming where it broke; never a hang.
