@@ -6,15 +6,39 @@
 # truth is the guest's own /proc/PID/stack for kthreadd, the probe shells and their sleep
 # children (make-initramfs.sh section `stacks`), printed just before READY; the guest is
 # paused right after, and those tasks do not wake in between. Compared by bt_compare.py.
-# Exit 77 when the tlpstub binary is missing.
+# Then, in the same boot, a process's memory live and after a panic (memprobe_check.py):
+# qemu-test/memprobe.c, built here with gcc -static and appended to the initramfs, prints its
+# pid and the addresses of a known string and a counter; `monitor task PID` + `x/s`/`x/gx`
+# read them while the guest is paused. The test then writes a magic word into the program's
+# trigger (its physical address from the program's /proc/self/pagemap, written in the RAM
+# file) and the program crashes the kernel through /proc/sysrq-trigger; after the panic the
+# same reads, `monitor ps` (the last ps of the guest), `monitor dmesg` ("sysrq triggered
+# crash") and `monitor bt PID` (the panicking task, stack scanned: sysrq_handle_crash).
+# Exit 77 when the tlpstub binary or gcc is missing (failures under CI=true).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 test_take_tlpstub "$@"
 tlpstub=$TLPSTUB rest=("${TEST_ARGS[@]}")
+initrd=
+for ((i = 0; i < ${#rest[@]}; i++)); do [[ ${rest[i]} == --initrd ]] && initrd=${rest[i+1]}; done
+[[ -n $initrd ]] || guest_die "need --initrd"
+command -v gcc >/dev/null || test_skip "gcc missing (needed for memprobe.c)"
 
-guest_test_boot "${rest[@]}"
+# ---- the initramfs: the base one + memprobe and its init step ------------------------------
+build=$(mktemp -d "${TMPDIR:-/tmp}/tlpstub-bt.XXXXXX")
+guest_on_exit "rm -rf '$build'"
+[[ -f $initrd ]] || "$here/make-initramfs.sh" "$initrd"
+mkdir -p "$build/root/bin" "$build/root/etc/tlpstub-init.d"
+gcc -O2 -static -o "$build/root/bin/tlpstub-memprobe" "$here/memprobe.c"
+# In the foreground: it returns once its child has printed the memprobe section.
+echo /bin/tlpstub-memprobe >"$build/root/etc/tlpstub-init.d/memprobe.sh"
+(cd "$build/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
+  gzip -n >"$build/memprobe.cpio.gz"
+cat "$initrd" "$build/memprobe.cpio.gz" >"$build/initrd.cpio.gz"
+
+guest_test_boot "${rest[@]}" --initrd "$build/initrd.cpio.gz"
 tmp=$GUEST_DIR
 guest_truth stacks >"$tmp/stacks.txt"
 [[ -s $tmp/stacks.txt ]] || guest_die "no stacks section: rebuild the initramfs"
@@ -54,4 +78,90 @@ else
   fail "monitor bt differs from the guest's /proc/PID/stack (see $tmp/compare.log)"
 fi
 sed 's/^/    /' "$tmp/compare.log"
+
+# ---- memprobe: live, then after the panic it triggers ------------------------------------------
+mp_pid=$(guest_truth memprobe pid)
+[[ -n $mp_pid ]] || guest_die "no memprobe section on the serial console"
+mp_reads() {  # the reads of the program's memory, then back to the kernel's space
+  stub_gdb "$port" "monitor task $mp_pid" ==S== "x/s $(guest_truth memprobe string)" \
+    ==C== "x/gx $(guest_truth memprobe counter)" "monitor task kernel" "$@" ==END== || true
+}
+mp_reads >"$tmp/live.log"
+guest_resume
+trigger_pa=$(guest_truth memprobe trigger_pa)
+python3 - "$GUEST_RAM" "$(guest_ram_offset "$trigger_pa")" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:  # the guest's RAM: the program polls this word
+    f.seek(int(sys.argv[2]))
+    f.write(struct.pack("<Q", 0x7470616e69632121))
+PY
+guest_wait_ready 60 'end Kernel panic'
+sleep 2
+mp_reads ==PS== "monitor ps --json" ==D== "monitor dmesg" ==BT== "monitor bt $mp_pid --json" \
+  ==BTT== "monitor bt $mp_pid" >"$tmp/panic.log"
+harness seg BTT <"$tmp/panic.log" | sed 's/^/    /'
+if python3 "$here/memprobe_check.py" --serial "$GUEST_SERIAL" --live "$tmp/live.log" \
+     --panic "$tmp/panic.log" >"$tmp/memprobe.log" 2>&1; then
+  pass "memprobe: its memory live and after the panic; ps, dmesg and bt of the panicked guest"
+else
+  fail "memprobe: see $tmp/memprobe.log"
+fi
+sed 's/^/    /' "$tmp/memprobe.log"
+
+# ---- hostile memory: a corrupted copy of the panicked guest's RAM (hostile.py) ----------------
+# The pid IDR with a pointer into nowhere and a cycle, a huge printk ring, memprobe's page
+# table pointing to itself. Every command must end (gdb is killed after TGDB_TIMEOUT) with a
+# partial result or a clear error, and the stub must still answer afterwards.
+mp_pgd=$(harness seg PS <"$tmp/panic.log" | python3 -c '
+import json, sys
+d = json.loads([l for l in sys.stdin if l.startswith("{")][-1])
+print(next(hex(t["pgd"]) if isinstance(t["pgd"], int) else t["pgd"] for t in d["tasks"] if t["pid"] == int(sys.argv[1])))
+' "$mp_pid" 2>/dev/null) || guest_die "no page table of memprobe in monitor ps"
+hostile=$(dirname "$GUEST_RAM")/hostile.ram
+guest_on_exit "rm -f '$hostile'"
+cp "$GUEST_RAM" "$hostile"
+python3 "$here/hostile.py" "$hostile" "$GUEST_SERIAL" "$mp_pid" "$mp_pgd" | sed 's/^/    hostile: /'
+hport=$(free_port)
+stub_start "$tlpstub" "$tmp/hostile-tlpstub.log" "$hport" --memory "$hostile" \
+  $( (( GUEST_MAP_IDENTITY )) || echo --map "$GUEST_MAP")
+stub_wait_recovered "$hport"
+TGDB_TIMEOUT=120 stub_gdb "$hport" ==PS== "monitor ps --json" ==BT== "monitor bt all --json" \
+  ==D== "monitor dmesg" ==T== "monitor task $mp_pid" ==S== "x/s $(guest_truth memprobe string)" \
+  ==K== "monitor task kernel" ==V== "monitor version" ==END== >"$tmp/hostile.log" 2>&1 || true
+if python3 - "$tmp/hostile.log" "$mp_pid" <<'PY'
+import json, sys
+out = open(sys.argv[1]).read()
+def seg(name):
+    lines, on = [], False
+    for l in out.splitlines():
+        if l.startswith("==") and l.endswith("=="):
+            if on: break
+            on = l == f"=={name}=="
+        elif on: lines.append(l)
+    return "\n".join(lines)
+def last(name):
+    js = [l for l in seg(name).splitlines() if l.startswith("{")]
+    return json.loads(js[-1]) if js else None
+bad = []
+ps = last("PS")
+if not ps: bad.append("monitor ps gave no result")
+else:
+    print(f"ps: {len(ps['tasks'])} tasks, complete {ps['complete']}; warnings: {ps['warnings'][:3]}")
+    if ps["complete"] or not any("pid IDR" in w for w in ps["warnings"]):
+        bad.append("monitor ps: no warning naming the broken pid IDR")
+bt = last("BT")
+if not bt: bad.append("monitor bt all gave no result")
+else: print(f"bt all: {len(bt['tasks'])} tasks")
+d = seg("D").strip()
+print("dmesg:", d.splitlines()[0] if d else "(nothing)")
+if "implausible sizes" not in d: bad.append("monitor dmesg: no error naming the ring's sizes")
+print("task:", seg("T").strip()[:100], "| x/s:", seg("S").strip()[:100])
+if "error" in seg("T"): bad.append("monitor task PID failed: the corrupted table was not walked")
+if not seg("S").strip(): bad.append("x/s through the self-pointing table printed nothing")
+if "Linux version" not in seg("V"): bad.append("the stub no longer answers monitor version")
+for b in bad: print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
+then pass "hostile memory: every command ended with a partial result or an error"
+else fail "hostile memory (see $tmp/hostile.log)"; fi
 test_summary

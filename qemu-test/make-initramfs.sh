@@ -78,7 +78,7 @@ awk 'BEGIN {
             "kallsyms_names kallsyms_num_syms kallsyms_offsets kallsyms_relative_base " \
             "kallsyms_token_table kallsyms_token_index kallsyms_markers kallsyms_seqs_of_names " \
             "__start_BTF __stop_BTF vmcoreinfo_data vmcoreinfo_note __per_cpu_start " \
-            "__per_cpu_end pcpu_base_addr __per_cpu_offset init_cred init_stack prb " \
+            "__per_cpu_end pcpu_base_addr __per_cpu_offset init_cred init_stack prb init_pid_ns " \
             "_end", w, " ")
   for (i = 1; i <= n; i++) want[w[i]] = 1
 } NF == 3 && ($3 in want)' /proc/kallsyms

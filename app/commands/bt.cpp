@@ -1,7 +1,10 @@
 // monitor bt [PID|all] [--json]: kernel stack traces of sleeping tasks with no vmlinux,
 // unwound with the kernel's own ORC tables read from memory (kernel/linux/orc.hpp,
 // unwind.hpp) and named with kallsyms; frame pointers where ORC has no entry. A task on a CPU
-// has no saved frame (its thread.sp is stale): it is said so, and no frame is made up.
+// has no saved frame (its thread.sp is stale; its registers are in the CPU): its stack is
+// scanned for the lowest word that starts a clean ORC walk to the stack's end
+// (kernel::scan_stack), the trace marked as scanned; the task that panicked (panic_cpu's) is
+// named as such. Without ORC a running task gets no frames: none is made up.
 // Without PID: the task `monitor task` selected. Frames in the scheduler's own text
 // (__sched_text_start..__sched_text_end: __schedule, schedule, schedule_timeout, ...) and
 // the locks' (__lock_text_*) are flagged "sched": /proc/PID/stack leaves them out
@@ -109,10 +112,6 @@ struct BtContext {
 BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
   BtTask r;
   r.task = &t;
-  if (t.running_on) {
-    r.end = fmt::format("running on CPU {}: no saved frame", *t.running_on);
-    return r;
-  }
   if (t.stack == 0) {  // freed at exit (put_task_stack(), THREAD_INFO_IN_TASK kernels)
     r.end = "no kernel stack (the task has exited)";
     return r;
@@ -121,11 +120,23 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
     r.end = fmt::format("task_struct.stack {:#x} is not a stack", t.stack);
     return r;
   }
-  auto fr = kernel::read_switch_frame(c.as, c.layout, t.saved_sp, c.regions.image_start,
-                                      c.regions.image_end);
-  if (!fr) {
-    r.end = "no switch frame: " + fr.error().message;
+  const std::string on_cpu =
+      t.running_on ? fmt::format("{} on CPU {}", t.panicking ? "panicked" : "running",
+                                 *t.running_on)
+                   : std::string();
+  if (t.running_on && !c.orc) {
+    r.end = on_cpu + ": no saved frame, and no ORC to scan the stack with";
     return r;
+  }
+  std::optional<kernel::SwitchFrame> frame;
+  if (!t.running_on) {
+    auto fr = kernel::read_switch_frame(c.as, c.layout, t.saved_sp, c.regions.image_start,
+                                        c.regions.image_end);
+    if (!fr) {
+      r.end = "no switch frame: " + fr.error().message;
+      return r;
+    }
+    frame = *fr;
   }
   std::vector<std::uint8_t> buf(c.thread_size);
   kernel::ReadOutcome o = c.as.read(VirtAddr(t.stack), buf);
@@ -134,13 +145,28 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
                         o.fault->message);
     return r;
   }
-  kernel::UnwindStart start{fr->rip, fr->rsp, fr->rbp, false};
-  // A task that never ran resumes in ret_from_fork (ret_from_fork_asm 6.6+): not a return
-  // address (unwind_orc.c __unwind_start).
-  for (const char* name : {"ret_from_fork", "ret_from_fork_asm"})
-    if (bt_symbol(c.syms, name) == fr->rip) start.signal = true;
-  kernel::StackTrace tr = kernel::unwind_stack({t.stack, buf}, c.orc, start,
-                                               c.regions.image_start, c.regions.image_end);
+  kernel::StackTrace tr;
+  bool start_exact = false;  // the first ip is where the task resumes, not a return address
+  if (frame) {
+    kernel::UnwindStart start{frame->rip, frame->rsp, frame->rbp, false};
+    // A task that never ran resumes in ret_from_fork (ret_from_fork_asm 6.6+): not a return
+    // address (unwind_orc.c __unwind_start).
+    for (const char* name : {"ret_from_fork", "ret_from_fork_asm"})
+      if (bt_symbol(c.syms, name) == frame->rip) start.signal = start_exact = true;
+    tr = kernel::unwind_stack({t.stack, buf}, c.orc, start, c.regions.image_start,
+                              c.regions.image_end);
+  } else {
+    // A function's address kept on the stack (a pointer, not a return address) has its
+    // ip - 1 in the padding before it (__pfx_NAME, 6.2+ with CALL_PADDING): no call there.
+    auto not_padding = [&](std::uint64_t ip) {
+      auto at = c.syms.nearest(ip - 1);
+      return !at || !at->symbol->name.starts_with("__pfx_");
+    };
+    tr = kernel::scan_stack({t.stack, buf}, *c.orc, c.regions.image_start, c.regions.image_end,
+                            {}, not_padding);
+    tr.end = fmt::format("{}: stack scanned, the innermost frames may be stale; {}", on_cpu,
+                         tr.end);
+  }
   auto in = [&](std::uint64_t ip, const char* from, const char* to) {
     auto a = bt_symbol(c.syms, from), b = bt_symbol(c.syms, to);
     return a && b && ip >= *a && ip < *b;
@@ -149,9 +175,13 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
     BtFrame b{f, {}, 0,
               in(f.ip, "__sched_text_start", "__sched_text_end") ||
                   in(f.ip, "__lock_text_start", "__lock_text_end")};
-    if (auto at = c.syms.nearest(f.ip)) {
+    // A return address may lie just past its function (a call to a noreturn function such
+    // as panic() ends it): named by ip - 1, as the kernel's %pB does (lib/vsprintf.c).
+    const bool ret = f.method != kernel::FrameMethod::regs &&
+                     !(f.method == kernel::FrameMethod::start && start_exact);
+    if (auto at = c.syms.nearest(ret ? f.ip - 1 : f.ip)) {
       b.function = at->symbol->name;
-      b.offset = at->offset;
+      b.offset = at->offset + (ret ? 1 : 0);
     }
     r.frames.push_back(std::move(b));
   }
@@ -173,7 +203,9 @@ std::string to_text(const BtRow& r) {
     for (std::size_t i = 0; i < t.frames.size(); ++i) {
       const BtFrame& f = t.frames[i];
       fmt::format_to(out, "  #{:<2} {:#018x} {}{}\n", i, f.f.ip, bt_symbolic(f),
-                     f.f.method == kernel::FrameMethod::frame_pointer ? " (frame pointer)" : "");
+                     f.f.method == kernel::FrameMethod::frame_pointer ? " (frame pointer)"
+                     : f.f.method == kernel::FrameMethod::scan        ? " (stack scan)"
+                                                                      : "");
     }
     fmt::format_to(out, "  ({}{})\n", t.end, t.complete || t.frames.empty() ? "" : ": partial");
   }
@@ -191,7 +223,7 @@ void to_json(JsonWriter& j, const BtRow& r) {
         .field("state", std::string(1, t.task->state)).hex_field("task", t.task->address)
         .key("running_on");
     if (t.task->running_on) j.value(*t.task->running_on); else j.null();
-    j.field("complete", t.complete).field("end", t.end)
+    j.field("panicking", t.task->panicking).field("complete", t.complete).field("end", t.end)
         .field("frame_pointers", t.frame_pointers).key("frames").begin_array();
     for (const BtFrame& f : t.frames) {
       j.begin_object().hex_field("ip", f.f.ip).hex_field("sp", f.f.sp).key("function");
@@ -272,7 +304,8 @@ Result<void> bt_run(SessionState& s, const stub::MonitorArgs& a, const stub::Out
 stub::MonitorCommand bt_command(SessionState& s) {
   stub::MonitorCommand c{
       "bt", "bt [PID|all]",
-      "kernel stack trace of a sleeping task (ORC from memory, kallsyms names; no vmlinux)",
+      "kernel stack trace of a task (ORC from memory, kallsyms names; no vmlinux); a running or "
+      "panicked task's stack is scanned",
       [&s](const stub::MonitorArgs& a, const stub::OutputFn& out) { return bt_run(s, a, out); },
       0, 1};
   c.needs = kNeedsSymbols;

@@ -2,7 +2,8 @@
 // them: pid, ppid, state letter, CPU, comm, plus the task_struct address and the physical
 // address of the process page table (`-` for kernel threads). Processes only by default (the
 // thread-group leaders, as /proc lists them); --threads adds every thread and each CPU's idle
-// task, with the tgid. PATTERN is a glob on comm, or a pid.
+// task, with the tgid. PATTERN is a glob on comm, or a pid. After the state letter, `>` marks
+// a task running on a CPU and `!` the one running on the CPU that panicked (panic_cpu).
 #include <fmt/format.h>
 
 #include "app/commands/commands.hpp"
@@ -34,7 +35,9 @@ std::string to_text(const PsRow& r) {
                    "TASK", "PGD");
   for (const kernel::Task* t : r.tasks) {
     const std::string pgd = t->pgd ? fmt::format("{:#x}", *t->pgd) : "-";
-    const std::string st = fmt::format("{}{}", t->state, t->running_on ? ">" : " ");
+    const std::string st = fmt::format("{}{}", t->state, t->panicking    ? "!"
+                                                      : t->running_on ? ">"
+                                                                      : " ");
     if (r.threads)
       fmt::format_to(out, "{:>7} {:>7} {:>7} {} {:>3} {:<16} {:#018x} {}\n", t->pid, t->tgid,
                      t->ppid, st, opt_cpu(t->cpu), t->comm, t->address, pgd);
@@ -46,6 +49,7 @@ std::string to_text(const PsRow& r) {
   fmt::format_to(out, "{} shown of {} tasks, read via {} in {} batches{}\n", r.tasks.size(),
                  l.tasks.size(), l.method, l.stats.batches,
                  l.complete ? "" : " (partial: see warnings)");
+  if (l.panic_cpu) fmt::format_to(out, "the kernel panicked on CPU {}\n", *l.panic_cpu);
   for (const std::string& w : l.warnings) fmt::format_to(out, "warning: {}\n", w);
   return s;
 }
@@ -53,7 +57,8 @@ std::string to_text(const PsRow& r) {
 void to_json(JsonWriter& j, const PsRow& r) {
   const kernel::TaskList& l = *r.list;
   j.begin_object().field("method", l.method).field("complete", l.complete)
-      .field("batches", l.stats.batches).field("attempts", l.stats.attempts);
+      .field("batches", l.stats.batches).field("attempts", l.stats.attempts).key("panic_cpu");
+  if (l.panic_cpu) j.value(*l.panic_cpu); else j.null();
   j.key("warnings").begin_array();
   for (const std::string& w : l.warnings) j.value(w);
   j.end_array().key("tasks").begin_array();
@@ -69,7 +74,7 @@ void to_json(JsonWriter& j, const PsRow& r) {
     if (t->cpu) j.value(*t->cpu); else j.null();
     j.hex_field("pgd", t->pgd).field("idle", t->idle).key("running_on");
     if (t->running_on) j.value(*t->running_on); else j.null();
-    j.end_object();
+    j.field("panicking", t->panicking).end_object();
   }
   j.end_array().end_object();
 }

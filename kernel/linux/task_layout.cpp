@@ -84,6 +84,7 @@ Result<TaskLayout> task_layout(const TypeInfo& ti) {
   l.signal = r.get("task_struct", {"signal"});
   l.thread_node = r.get("task_struct", {"thread_node"});
   l.thread_head = r.get("signal_struct", {"thread_head"});
+  l.thread_group = r.get("task_struct", {"thread_group"});
   l.rq_idle = r.get("rq", {"idle"});
   l.rq_curr = r.get("rq", {"curr"});
   l.frame_r15 = r.get("inactive_task_frame", {"r15"});

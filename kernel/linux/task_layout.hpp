@@ -37,7 +37,9 @@ struct TaskLayout {
   // mm_struct, rq (per-CPU runqueues)
   Field mm_pgd, rq_idle, rq_curr;
   // threads for the list-walk fallback: signal->thread_head ring through task->thread_node
-  Field signal, thread_node, thread_head;
+  // (6.7+, backported to 6.1 stable), else the older ring of task->thread_group (no head:
+  // the threads' nodes alone, removed in 6.7)
+  Field signal, thread_node, thread_head, thread_group;
   // struct inactive_task_frame (arch/x86/include/asm/switch_to.h)
   Field frame_r15, frame_r14, frame_r13, frame_r12, frame_bx, frame_bp, frame_ret;
 

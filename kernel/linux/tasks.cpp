@@ -345,6 +345,7 @@ class Walker {
 // Per-CPU idle tasks and what runs on each CPU: (idle, curr) per CPU, three batches.
 struct CpuTasks {
   std::vector<std::uint64_t> idle, curr;
+  std::optional<std::uint32_t> panic_cpu;
 };
 
 CpuTasks cpu_tasks(KernelReader& rd, const TaskLayout& l, const SymbolTable& syms,
@@ -361,14 +362,18 @@ CpuTasks cpu_tasks(KernelReader& rd, const TaskLayout& l, const SymbolTable& sym
                        "runqueues and struct rq)");
     return c;
   }
-  std::uint8_t nb[4] = {};
+  std::uint8_t nb[4] = {}, pb[4] = {};
   std::vector<VaRead> r1 = {{nr->address, nb}};
+  const Symbol* pc = syms.find_address("panic_cpu");
+  if (pc) r1.push_back({pc->address, pb});
   auto s1 = rd.read(r1);
   const std::uint32_t n = s1[0] ? load_le32(nb) : 0;
   if (n == 0 || n > lim.max_cpus) {
     warnings.push_back(fmt::format("idle tasks: nr_cpu_ids {} is not plausible", n));
     return c;
   }
+  // Any value but a CPU number (-1: no panic) says nothing.
+  if (pc && s1[1] && load_le32(pb) < n) c.panic_cpu = load_le32(pb);
   std::vector<std::uint8_t> ob(8ull * n);
   std::vector<VaRead> r2 = {{offs->address, ob}};
   if (auto s2 = rd.read(r2); !s2[0]) {
@@ -399,15 +404,20 @@ CpuTasks cpu_tasks(KernelReader& rd, const TaskLayout& l, const SymbolTable& sym
 // The threads of every leader found by the list walk: each signal->thread_head ring
 // (task->thread_node, 6.7+ and backported to 6.1) walked for all leaders in parallel, a batch
 // of links and a batch of tasks per round; back links checked, rounds and tasks capped.
+// Before 6.7 (which removed task_struct.thread_group), where thread_node is absent, the ring
+// is task->thread_group (kernel/fork.c copy_process: list_add_tail_rcu to the leader's): every thread's node and no head, so the walk ends
+// back at the leader's node.
 void walk_threads(KernelReader& rd, Walker& w, const TaskLayout& l, const TaskLimits& lim,
                   std::vector<RawTask>& raws) {
-  if (!l.signal.present || !l.thread_node.present || !l.thread_head.present) {
-    w.warn("threads not listed: types lack task_struct.signal/thread_node or "
-           "signal_struct.thread_head (thread_group before 6.7 is not walked)");
+  const bool headed = l.signal.present && l.thread_node.present && l.thread_head.present;
+  if (!headed && !l.thread_group.present) {
+    w.warn("threads not listed: types lack task_struct.signal/thread_node with "
+           "signal_struct.thread_head, and task_struct.thread_group");
     return;
   }
+  const Field node = headed ? l.thread_node : l.thread_group;
   struct Ring {
-    std::uint64_t head = 0, start = 0, prev = 0, next = 0;  // list nodes
+    std::uint64_t head = 0, start = 0, prev = 0, next = 0;  // list nodes (head 0: none)
     std::int32_t tgid = 0;
     bool done = false;
   };
@@ -417,16 +427,18 @@ void walk_threads(KernelReader& rd, Walker& w, const TaskLayout& l, const TaskLi
     std::vector<std::array<std::uint8_t, 24>> b(leaders);
     std::vector<VaRead> reads;
     for (std::size_t i = 0; i < leaders; ++i) {
-      reads.push_back({raws[i].t.address + l.signal.offset, std::span(b[i]).subspan(0, 8)});
-      reads.push_back({raws[i].t.address + l.thread_node.offset + l.list_next.offset,
+      // Without a head the signal pointer is not needed: read the node twice instead.
+      reads.push_back({raws[i].t.address + (headed ? l.signal.offset : node.offset),
+                       std::span(b[i]).subspan(0, 8)});
+      reads.push_back({raws[i].t.address + node.offset + l.list_next.offset,
                        std::span(b[i]).subspan(8, 8)});
     }
     auto st = rd.read(reads);
     for (std::size_t i = 0; i < leaders; ++i) {
       if (!st[2 * i] || !st[2 * i + 1]) continue;
       Ring r;
-      r.head = load_le64(b[i].data()) + l.thread_head.offset;
-      r.start = r.prev = raws[i].t.address + l.thread_node.offset;
+      r.head = headed ? load_le64(b[i].data()) + l.thread_head.offset : 0;
+      r.start = r.prev = raws[i].t.address + node.offset;
       r.next = load_le64(b[i].data() + 8);
       r.tgid = raws[i].t.tgid;
       rings.push_back(r);
@@ -440,7 +452,7 @@ void walk_threads(KernelReader& rd, Walker& w, const TaskLayout& l, const TaskLi
     std::vector<VaRead> heads;
     std::vector<std::size_t> hidx;
     for (std::size_t i = 0; i < rings.size(); ++i)
-      if (!rings[i].done && rings[i].next == rings[i].head) {
+      if (!rings[i].done && rings[i].head && rings[i].next == rings[i].head) {
         heads.push_back({rings[i].head + l.list_next.offset, hb[i]});
         hidx.push_back(i);
         rings[i].prev = rings[i].head;
@@ -456,11 +468,11 @@ void walk_threads(KernelReader& rd, Walker& w, const TaskLayout& l, const TaskLi
     for (std::size_t i = 0; i < rings.size(); ++i) {
       Ring& r = rings[i];
       if (r.done) continue;
-      if (r.next == r.start || r.next == r.head) {  // back at the leader: done
+      if (r.next == r.start || (r.head && r.next == r.head)) {  // back at the leader: done
         r.done = true;
         continue;
       }
-      const std::uint64_t t = r.next - l.thread_node.offset;
+      const std::uint64_t t = r.next - node.offset;
       if (!seen.insert(t).second || seen.size() > lim.max_tasks) {
         w.warn(fmt::format("threads of {}: cycle or cap at task {:#x}", r.tgid, t));
         r.done = true;
@@ -474,7 +486,7 @@ void walk_threads(KernelReader& rd, Walker& w, const TaskLayout& l, const TaskLi
     std::vector<std::array<std::uint8_t, 16>> nb(addrs.size());
     std::vector<VaRead> nodes;
     for (std::size_t k = 0; k < addrs.size(); ++k)
-      nodes.push_back({addrs[k] + l.thread_node.offset, nb[k]});
+      nodes.push_back({addrs[k] + node.offset, nb[k]});
     auto ns = rd.read(nodes);
     for (std::size_t k = 0; k < addrs.size(); ++k) {
       Ring& r = rings[who[k]];
@@ -712,10 +724,13 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
       w.warn(fmt::format("tasks list: {} leaders whose next->prev does not point back", broken));
   }
 
-  // Who runs where.
+  // Who runs where, and who panicked: the task on panic_cpu (rq->curr stays it, since
+  // panic() disables preemption and interrupts and stops the other CPUs).
+  out.panic_cpu = cpus.panic_cpu;
   for (auto& r : raws) {
     for (std::size_t c = 0; c < cpus.curr.size(); ++c)
       if (cpus.curr[c] == r.t.address) r.t.running_on = static_cast<std::uint32_t>(c);
+    r.t.panicking = r.t.running_on && r.t.running_on == cpus.panic_cpu;
   }
   std::size_t k = 0;
   for (auto& r : raws)

@@ -19,8 +19,9 @@
 //
 // Fallback when the IDR cannot be used: init_task.tasks walked one link at a time (group
 // leaders), each link validated (a kernel address, back link, no cycle, length cap); then
-// every leader's signal->thread_head ring (task->thread_node) walked for all leaders in
-// parallel, a round of batches per thread, back links checked.
+// every leader's signal->thread_head ring (task->thread_node; before 6.7 the headless
+// task->thread_group ring) walked for all leaders in parallel, a round of batches per thread,
+// back links checked.
 //
 // Target memory is untrusted: a live target changes under the walk (bounded retries), and a
 // corrupted one gives a partial list plus warnings naming where it broke; never a hang.
@@ -55,6 +56,7 @@ struct Task {
   std::uint64_t stack = 0;     // task_struct.stack: the lowest address of its kernel stack
   bool idle = false;           // a CPU's idle task (pid 0, "swapper/N")
   std::optional<std::uint32_t> running_on;  // the CPU whose rq->curr this task is
+  bool panicking = false;      // running on the CPU that panic_cpu names (the kernel panicked)
 
   bool leader() const { return pid == tgid; }
   bool kernel_thread() const { return mm == 0; }
@@ -70,6 +72,9 @@ struct TaskList {
   std::vector<std::string> warnings;
   std::string method;       // "pid idr" or "tasks list"
   bool complete = true;     // false: a warning says what is missing
+  // The CPU that called panic() (kernel/panic.c panic_cpu, PANIC_CPU_INVALID = -1 until then;
+  // 4.5+); nullopt: no panic, or the variable is unknown.
+  std::optional<std::uint32_t> panic_cpu;
   TaskWalkStats stats;
 };
 

@@ -176,6 +176,7 @@ class UnwindWalker {
 std::string_view frame_method_name(FrameMethod m) {
   switch (m) {
     case FrameMethod::start: return "switch frame";
+    case FrameMethod::scan: return "stack scan";
     case FrameMethod::orc: return "orc";
     case FrameMethod::regs: return "pt_regs";
     case FrameMethod::frame_pointer: return "frame pointer";
@@ -204,6 +205,29 @@ StackTrace unwind_stack(const StackImage& stack, const OrcTable* orc, UnwindStar
     w.out_.frames.push_back({st.ip, st.sp, *how});
   }
   return w.out_;
+}
+
+StackTrace scan_stack(const StackImage& stack, const OrcTable& orc, std::uint64_t text_start,
+                      std::uint64_t text_end, const UnwindLimits& lim,
+                      const std::function<bool(std::uint64_t)>& plausible) {
+  std::size_t tried = 0;
+  std::string last;
+  for (std::uint64_t off = 0; off + 8 <= stack.bytes.size(); off += 8) {
+    const std::uint64_t v = load_le64(stack.bytes.data() + off);
+    if (v < text_start || v >= text_end || !orc.find(v - 1)) continue;
+    if (plausible && !plausible(v)) continue;
+    if (++tried > lim.max_scan_candidates) break;
+    StackTrace tr = unwind_stack(stack, &orc, {v, stack.base + off + 8, 0, false}, text_start,
+                                 text_end, lim);
+    if (tr.complete && !tr.used_frame_pointers) {
+      tr.frames.front().method = FrameMethod::scan;
+      return tr;
+    }
+  }
+  StackTrace none;
+  none.end = fmt::format("no word of the stack starts a clean ORC walk to its end ({} "
+                         "candidates tried)", std::min(tried, lim.max_scan_candidates));
+  return none;
 }
 
 }  // namespace tlpstub::kernel

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,7 +41,7 @@ struct UnwindStart {
   bool signal = false;  // ip is not a return address (a new task's ret_from_fork)
 };
 
-enum class FrameMethod { start, orc, regs, frame_pointer };
+enum class FrameMethod { start, scan, orc, regs, frame_pointer };
 
 struct StackFrame {
   std::uint64_t ip = 0, sp = 0;
@@ -56,6 +57,7 @@ struct StackTrace {
 
 struct UnwindLimits {
   std::size_t max_frames = 64;
+  std::size_t max_scan_candidates = 4096;  // a 16 KiB stack has 2048 words
 };
 
 // `orc` may be null (no ORC in this kernel): frame pointers only. `text_start..text_end`:
@@ -63,6 +65,19 @@ struct UnwindLimits {
 StackTrace unwind_stack(const StackImage& stack, const OrcTable* orc, UnwindStart start,
                         std::uint64_t text_start, std::uint64_t text_end,
                         const UnwindLimits& lim = {});
+
+// A task running on a CPU (or the one that panicked) saved no frame: its registers are in the
+// CPU, not in memory. The stack is scanned from its lowest word up for a kernel-text value
+// from which ORC unwinds cleanly to the end of the stack (user-mode registers or the ORC end
+// marker): the first such word starts the trace, marked FrameMethod::scan. The frames from
+// there up are the live chain (a clean ORC walk to the stack's end is hard to meet by
+// chance), but the innermost ones may be left over from calls that have since returned into
+// the live frames. Needs ORC. Bounded: one walk (<= max_frames steps) per candidate word,
+// at most max_scan_candidates candidates. `plausible` may reject a candidate return address
+// the caller knows better of (e.g. one whose ip - 1 is function padding, not a call).
+StackTrace scan_stack(const StackImage& stack, const OrcTable& orc, std::uint64_t text_start,
+                      std::uint64_t text_end, const UnwindLimits& lim = {},
+                      const std::function<bool(std::uint64_t)>& plausible = {});
 
 std::string_view frame_method_name(FrameMethod m);
 

@@ -46,11 +46,29 @@ TEST(PsCommand, PatternIsACommGlobOrAPid) {
             "2 shown of 8 tasks, read via pid idr in 9 batches\n");
   EXPECT_EQ(f.run("ps 100 --json"),
             "{\"method\":\"pid idr\",\"complete\":true,\"batches\":9,\"attempts\":1,"
-            "\"warnings\":[],\"tasks\":[{\"pid\":100,\"tgid\":100,\"ppid\":1,\"state\":\"S\","
-            "\"comm\":\"server\",\"task\":\"0xffff88800010a800\",\"cpu\":1,"
-            "\"pgd\":\"0x10b000\",\"idle\":false,\"running_on\":null}]}\n");
+            "\"panic_cpu\":null,\"warnings\":[],\"tasks\":[{\"pid\":100,\"tgid\":100,\"ppid\":1,"
+            "\"state\":\"S\",\"comm\":\"server\",\"task\":\"0xffff88800010a800\",\"cpu\":1,"
+            "\"pgd\":\"0x10b000\",\"idle\":false,\"running_on\":null,\"panicking\":false}]}\n");
   EXPECT_EQ(f.run("ps --thread"),
             "error: ps: unknown option '--thread'; try 'monitor help ps'\n");
+}
+
+// kernel/panic.c panic_cpu holds the CPU that panicked (-1 before): the task it runs is '!'.
+TEST(PsCommand, ThePanickedTaskAndItsCpu) {
+  TasksFixture f;
+  const std::uint64_t pc = f.k.image_alloc(8);
+  f.k.syms.push_back({"panic_cpu", pc, 'D'});
+  f.k.w32(pc, 0xffffffff);
+  f.publish();
+  EXPECT_EQ(f.run("ps --threads swapper*").find("the kernel panicked"), std::string::npos);
+  f.k.w32(pc, 1);
+  f.publish();
+  EXPECT_EQ(f.run("ps --threads swapper*"),
+            "    PID    TGID    PPID ST CPU COMM             TASK               PGD\n"
+            "      0       0       0 R>   0 swapper/0        0xffffffff81800000 -\n"
+            "      0       0       0 R!   1 swapper/1        0xffff888000108000 -\n"
+            "2 shown of 8 tasks, read via pid idr in 9 batches\n"
+            "the kernel panicked on CPU 1\n");
 }
 
 TEST(PsCommand, PartialListShowsWarnings) {

@@ -23,7 +23,8 @@ struct FakeTasks {
   static constexpr std::uint64_t kCpu = 16, kState = 24, kFlags = 28, kTasks = 64, kMm = 80,
                                  kExit = 88, kPid = 96, kTgid = 100, kParent = 104,
                                  kPidLinks = 128, kComm = 200, kThreadSp = 512,
-                                 kSignal = 184, kThreadNode = 256, kThreadHead = 16;
+                                 kSignal = 184, kThreadNode = 256, kThreadHead = 16,
+                                 kThreadGroup = 288;
   // struct pid / upid / pid_namespace / xa_node / mm_struct / rq
   static constexpr std::uint64_t kPidLevel = 4, kPidTasks = 16, kPidNumbers = 64;
   static constexpr std::uint64_t kNsHead = 8, kNsBase = 16;
@@ -40,9 +41,10 @@ struct FakeTasks {
   std::map<std::int32_t, std::uint64_t> task_of;  // pid -> task (not idle)
   std::vector<std::uint64_t> idle, curr;
 
-  explicit FakeTasks(unsigned cpus = 2) {
+  // thread_group: types of a kernel before 6.7 (task_struct.thread_group, no thread_node).
+  explicit FakeTasks(unsigned cpus = 2, bool thread_group = false) {
     mem.back(PhysAddr(kTextPa), 16 << 20);
-    add_types();
+    add_types(thread_group);
     init_task = image_alloc(kTaskSize);
     init_pid_ns = image_alloc(64);
     nr_cpu_ids = image_alloc(8);
@@ -67,7 +69,7 @@ struct FakeTasks {
     }
   }
 
-  void add_types() {
+  void add_types(bool thread_group) {
     auto m = [&](const char* s, const char* p, std::uint64_t off, std::uint64_t size) {
       kernel::FieldInfo f;
       f.offset = off;
@@ -89,8 +91,12 @@ struct FakeTasks {
     m("task_struct", "comm", kComm, 16);
     m("task_struct", "thread.sp", kThreadSp, 8);
     m("task_struct", "signal", kSignal, 8);
-    m("task_struct", "thread_node", kThreadNode, 16);
-    m("signal_struct", "thread_head", kThreadHead, 16);
+    if (thread_group) {
+      m("task_struct", "thread_group", kThreadGroup, 16);
+    } else {
+      m("task_struct", "thread_node", kThreadNode, 16);
+      m("signal_struct", "thread_head", kThreadHead, 16);
+    }
     m("list_head", "next", 0, 8);
     m("list_head", "prev", 8, 8);
     m("hlist_node", "pprev", 8, 8);
@@ -187,6 +193,19 @@ struct FakeTasks {
     w64(node + 8, tail);
     w64(tail, node);
     w64(th + 8, node);
+    // Before 6.7: the threads' own ring through task->thread_group, no head (both kept).
+    const std::uint64_t grp = t + kThreadGroup;
+    if (pid == tgid) {
+      w64(grp, grp);
+      w64(grp + 8, grp);
+    } else {
+      const std::uint64_t lead = task_of.at(tgid) + kThreadGroup;
+      const std::uint64_t last = mem.peek_u64(PhysAddr(pa(lead + 8)));
+      w64(grp, lead);
+      w64(grp + 8, last);
+      w64(last, grp);
+      w64(lead + 8, grp);
+    }
     if (pid == tgid) {  // insert before init_task in the ring (list_add_tail)
       const std::uint64_t head = init_task + kTasks;
       const std::uint64_t last = mem.peek_u64(PhysAddr(pa(head + 8)));

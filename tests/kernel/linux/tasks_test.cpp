@@ -196,6 +196,31 @@ TEST(Tasks, ListWalkFindsThreadsInRoundsAndStopsAtABrokenRing) {
   EXPECT_NE(all.find("threads of 100 broken at task"), std::string::npos) << all;
 }
 
+TEST(Tasks, BeforeLinux67TheThreadGroupRingGivesThreads) {
+  FakeTasks k(2, /*thread_group=*/true);
+  k.add(1, 1, 0, "init", 1);
+  k.add(100, 100, 1, "server", 1);
+  k.add(101, 100, 1, "worker", 2);
+  k.add(102, 100, 1, "worker2", 1);
+  k.add(130, 130, 100, "child", 4);
+  k.drop_symbol("init_pid_ns");
+  SymbolTable st = k.table();
+  auto l = list_tasks(k.mem, TaskSource{k.types, st, k.regions()});
+  ASSERT_TRUE(l);
+  EXPECT_EQ(summary(*l),
+            "0/0/0Rswapper/0* 0/0/0Rswapper/1* 1/1/0Sinit 100/100/1Sserver 101/100/1Dworker "
+            "102/100/1Sworker2 130/130/100Tchild ");
+  EXPECT_EQ(l->warnings.size(), 1u) << l->warnings.back();  // only: the IDR was not used
+  // A thread whose link points back into its own node: the walk ends there, with a warning.
+  k.w64(k.task_of[101] + FakeTasks::kThreadGroup, k.task_of[101] + FakeTasks::kThreadGroup);
+  l = list_tasks(k.mem, TaskSource{k.types, st, k.regions()});
+  ASSERT_TRUE(l);
+  std::string all;
+  for (auto& s : l->warnings) all += s + "\n";
+  EXPECT_NE(all.find("threads of 100: cycle or cap at task"), std::string::npos) << all;
+  EXPECT_EQ(summary(*l).find("worker2"), std::string::npos);
+}
+
 TEST(Tasks, CyclicTasksListEndsWithWarning) {
   World w;
   w.k.drop_symbol("init_pid_ns");

@@ -322,6 +322,41 @@ TEST(Unwind, GarbageNeverHangsOrExceedsTheLimit) {
   }
 }
 
+// A running task: no start registers. Below the live chain B -> R -> user lie a stale
+// return address that leads nowhere (into U: undefined) and a stale one from a call B made
+// earlier (into B again, with B's frame still above it).
+TEST(ScanStack, LowestWordStartingACleanWalkToTheEnd) {
+  UwFakeOrc o = uw_standard_orc();
+  OrcTable t = o.table();
+  UwFakeStack s;
+  const std::uint64_t regs = kUwStackTop - 168;
+  const std::uint64_t sp = regs - 8;
+  s.put(sp, kUwText + 0x510);               // B returns into the entry code R
+  s.put(regs + 128, 0x401000);              // user ip
+  s.put(regs + 136, 0x33);                  // user cs
+  s.put(sp - 8, kUwText + 0x230);           // a call B made: stale, but consistent
+  s.put(kUwStack + 0x100, kUwText + 0x410);  // stale, into U: no clean walk
+  s.put(kUwStack + 0x200, 0xffff888000001000);  // not text
+  StackTrace tr = scan_stack(s.image(), t, kUwText, kUwText + 0x1000000);
+  EXPECT_EQ(uw_frame_ips(tr), (std::vector<std::uint64_t>{kUwText + 0x230, kUwText + 0x510}));
+  EXPECT_EQ(tr.frames[0].method, FrameMethod::scan);
+  EXPECT_EQ(tr.frames[0].sp, sp);
+  EXPECT_TRUE(tr.complete);
+  EXPECT_EQ(tr.end, "user mode");
+}
+
+TEST(ScanStack, NoCleanWalkGivesNoFramesAndIsBounded) {
+  UwFakeOrc o = uw_standard_orc();
+  OrcTable t = o.table();
+  UwFakeStack s;
+  for (std::uint64_t a = kUwStack; a < kUwStackTop; a += 8) s.put(a, kUwText + 0x220);  // B...
+  StackTrace tr = scan_stack(s.image(), t, kUwText, kUwText + 0x1000000,
+                             {.max_frames = 64, .max_scan_candidates = 100});
+  EXPECT_TRUE(tr.frames.empty());
+  EXPECT_FALSE(tr.complete);
+  EXPECT_NE(tr.end.find("(100 candidates tried)"), std::string::npos) << tr.end;
+}
+
 TEST(OrcRead, OneBatchFromTheImageAndOrcLookupCrossCheck) {
   test::FakeMemory mem;
   mem.back(PhysAddr(0x1000000), 16 << 20);
