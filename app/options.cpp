@@ -15,7 +15,9 @@ Serves a target's physical memory to gdb as a read-only x86-64 kernel target.
   target remote 127.0.0.1:1234      (in gdb)
 
 Memory source:
-  --memory FILE          raw physical memory image, or a QEMU guest's shared RAM file
+  --memory FILE          raw physical memory image, a QEMU guest's shared RAM file, or an
+                         ELF core (tlpstub --dump, /proc/vmcore, QEMU dump-guest-memory):
+                         its PT_LOADs place the memory, its VMCOREINFO note guides discovery
   --map PHYS:OFF:LEN,..  place file ranges at physical addresses (K/M/G suffixes),
                          e.g. 0:0:2G,4G:2G:1G for a 3 GiB q35 guest; default: identity
   --nettlp IP            NetTLP adapter address (DMA reads over UDP)
@@ -31,6 +33,10 @@ Address space:
   --cr3 VALUE            kernel page-table root (a CR3 value; PCID/PTI bits are cleared)
   --levels 4|5           paging depth (default: detected)
   --sme-mask VALUE       AMD SME C-bit mask to strip from page-table entries
+
+Dump (instead of serving gdb):
+  --dump PATH            discover the kernel, write an ELF vmcore of its RAM to PATH, exit
+  --level N              makedumpfile dump level (bit 1: zero pages as holes, the default)
 
 Server:
   --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234)
@@ -71,7 +77,7 @@ Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint6
 Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
-    kSme, kListen, kPacketSize
+    kSme, kListen, kPacketSize, kDump, kLevel
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -88,6 +94,8 @@ Result<Options> parse_options(int argc, char** argv) {
       {"sme-mask", required_argument, nullptr, kSme},
       {"listen", required_argument, nullptr, kListen},
       {"packet-size", required_argument, nullptr, kPacketSize},
+      {"dump", required_argument, nullptr, kDump},
+      {"level", required_argument, nullptr, kLevel},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -159,6 +167,13 @@ Result<Options> parse_options(int argc, char** argv) {
         o.packet_size = *v;
         break;
       }
+      case kDump: o.dump_path = optarg; break;
+      case kLevel: {
+        auto v = number_arg("--level", optarg, 0, 31);
+        if (!v) return std::unexpected(v.error());
+        o.dump_level = static_cast<unsigned>(*v);
+        break;
+      }
       case ':':
         return fail(Errc::invalid_argument, fmt::format("{} needs a value", argv[optind - 1]));
       default:
@@ -176,6 +191,10 @@ Result<Options> parse_options(int argc, char** argv) {
     return fail(Errc::invalid_argument, "--ram-size applies to --nettlp only (a file knows its size)");
   if (!o.map.empty() && o.memory_file.empty())
     return fail(Errc::invalid_argument, "--map applies to --memory only");
+  if (o.dump_path.empty() && o.dump_level)
+    return fail(Errc::invalid_argument, "--level applies to --dump only");
+  if (!o.dump_path.empty() && o.cr3)
+    return fail(Errc::invalid_argument, "--dump needs a discovered kernel: drop --cr3");
   return o;
 }
 
