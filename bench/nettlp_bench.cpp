@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   std::printf("sequential, pipelined with mrrs 4096: %.1f MB/s, ratio to serial %.1fx\n", sb / 1e6,
               ss > 0 ? sb / ss : 0.0);
   const double dv = rate("dump_vmcore");
-  std::printf("dump (vmcore writer, 4 MiB chunks of 4 KiB ranges): %.1f MB/s, %.0f%% of sequential "
+  std::printf("dump (vmcore writer, 4 MiB chunks): %.1f MB/s, %.0f%% of sequential "
               "pipelined (goal >= 80%%)\n",
               dv / 1e6, sp > 0 ? 100 * dv / sp : 0.0);
   std::printf("random 64 B: pipelined %.0f reads/s, serial %.0f reads/s, ratio %.1fx\n", rp, rs,

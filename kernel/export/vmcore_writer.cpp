@@ -228,29 +228,56 @@ Result<DumpReport> write_vmcore(PhysicalMemory& mem, const VmcorePlan& plan,
       c.buf.resize(n * kDumpPage);
       c.store.assign(n, false);
       c.file_off = L->ram_offset[si] + (pa - first);
+      // One range per run of adjacent pages to read (the transport cuts it into requests);
+      // a run that fails is read again page by page, so one bad page costs only itself.
       ranges.clear();
       range_page.clear();
-      for (std::size_t p = 0; p < n; ++p) {
+      for (std::size_t p = 0; p < n;) {
         if (opts.excluded && opts.excluded((pa >> 12) + p)) {
           ++rep.excluded_pages;
+          ++p;
           continue;
         }
+        std::size_t q = p + 1;
+        while (q < n && !(opts.excluded && opts.excluded((pa >> 12) + q))) ++q;
         ranges.push_back({PhysAddr(pa + p * kDumpPage),
-                          std::span<std::uint8_t>(c.buf.data() + p * kDumpPage, kDumpPage)});
+                          std::span<std::uint8_t>(c.buf.data() + p * kDumpPage,
+                                                  (q - p) * kDumpPage)});
         range_page.push_back(p);
+        p = q;
       }
       results.assign(ranges.size(), ReadStatus{});
       mem.read(ranges, results);
+      std::vector<bool> bad(n, false);
+      std::vector<ReadRange> retry;
+      std::vector<std::size_t> retry_page;
       for (std::size_t k = 0; k < ranges.size(); ++k) {
-        const std::size_t p = range_page[k];
-        if (!results[k]) {
-          if (!rep.unreadable_pages) rep.first_unreadable = pa + p * kDumpPage;
-          ++rep.unreadable_pages;
-        } else if (all_zero(c.buf.data() + p * kDumpPage, kDumpPage)) {
-          ++rep.zero_pages;
-        } else {
-          c.store[p] = true;
-          ++rep.data_pages;
+        if (results[k]) continue;
+        for (std::size_t i = 0; i < ranges[k].out.size() / kDumpPage; ++i) {
+          const std::size_t p = range_page[k] + i;
+          retry.push_back({PhysAddr(pa + p * kDumpPage),
+                           std::span<std::uint8_t>(c.buf.data() + p * kDumpPage, kDumpPage)});
+          retry_page.push_back(p);
+        }
+      }
+      if (!retry.empty()) {
+        std::vector<ReadStatus> rr(retry.size());
+        mem.read(retry, rr);
+        for (std::size_t k = 0; k < retry.size(); ++k)
+          if (!rr[k]) bad[retry_page[k]] = true;
+      }
+      for (std::size_t k = 0; k < ranges.size(); ++k) {
+        for (std::size_t i = 0; i < ranges[k].out.size() / kDumpPage; ++i) {
+          const std::size_t p = range_page[k] + i;
+          if (bad[p]) {
+            if (!rep.unreadable_pages) rep.first_unreadable = pa + p * kDumpPage;
+            ++rep.unreadable_pages;
+          } else if (all_zero(c.buf.data() + p * kDumpPage, kDumpPage)) {
+            ++rep.zero_pages;
+          } else {
+            c.store[p] = true;
+            ++rep.data_pages;
+          }
         }
       }
       rep.pages += n;

@@ -15,8 +15,9 @@
 // - No NT_PRSTATUS notes: without a crash the CPUs' registers are unknown, and zeroed notes
 //   would make drgn give the idle tasks (pr_pid 0) zero registers; without them crash and drgn
 //   take every task's registers from its saved switch frame.
-// Reads go in address order, `chunk` bytes per batch of page-sized ranges (the NetTLP client
-// keeps its whole window busy), and each chunk is written while the next one is read: memory
+// Reads go in address order, `chunk` bytes per batch, one range per run of pages to read (the
+// NetTLP client cuts it into requests and keeps its whole window busy; a run that fails is
+// read again page by page), and each chunk is written while the next one is read: memory
 // stays at two chunks whatever the RAM size.
 #pragma once
 
