@@ -1,6 +1,7 @@
 // tlpstub: a gdb stub that serves a target's physical memory as a read-only x86-64 kernel
 // target. main wires the layers (design.md): choose the transport from flags, find the
 // address space, serve gdb.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/dump_job.hpp"
 #include "app/kernel_target.hpp"
 #include "app/options.hpp"
 #include "app/target_context.hpp"
@@ -87,6 +89,37 @@ Result<app::SpaceConfig> space_from_cr3(PhysicalMemory& mem, const app::Options&
   return sc;
 }
 
+std::atomic<bool> g_dump_cancelled{false};
+
+extern "C" void on_dump_signal(int) { g_dump_cancelled = true; }
+
+// --dump: discover, wait for symbols and types, write the vmcore, exit. Ctrl-C stops it and
+// removes the partial file (kernel/export/vmcore_writer.hpp says why).
+int dump_and_exit(app::TargetContext& ctx, PhysicalMemory& mem, const app::Options& o,
+                  const kernel::DiscoveryOptions& dopts) {
+  auto img = ctx.discover([](std::string_view s) { spdlog::info("discovery: {}", s); }, dopts);
+  if (!img) {
+    spdlog::error("dump: no kernel found: {}", img.error().message);
+    return 1;
+  }
+  spdlog::info("kernel {} ({})", (*img)->release, (*img)->method);
+  std::signal(SIGINT, on_dump_signal);
+  std::signal(SIGTERM, on_dump_signal);
+  app::DumpJob job;
+  job.path = o.dump_path;
+  job.level = o.dump_level.value_or(kernel::kDumpLevelZero);
+  job.say = [](std::string_view s) { spdlog::info("{}", s); };
+  job.cancelled = [] { return g_dump_cancelled.load(); };
+  auto out = app::run_dump(ctx, mem, job);
+  if (!out) {
+    spdlog::error("{}", out.error().message);
+    return 1;
+  }
+  std::string summary = app::dump_summary(*out, o.dump_path);
+  std::fputs(summary.c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,6 +162,20 @@ int main(int argc, char** argv) {
                  opts->profile_file, p->release, p->build_id, p->members.size(), p->sizes.size());
     ctx.set_profile(std::move(*p), opts->profile_file, opts->profile_force);
   }
+  kernel::DiscoveryOptions dopts;
+  if (auto* mf = dynamic_cast<MemoryFile*>(mem->get())) {
+    for (const MapEntry& e : mf->map()) ctx.source_ranges.push_back({e.phys, e.phys + e.length});
+    dopts.vmcoreinfo_text = mf->vmcoreinfo_note();
+    if (mf->is_elf_core())
+      spdlog::info("ELF core: {} PT_LOAD pieces, VMCOREINFO note {}", mf->map().size(),
+                   dopts.vmcoreinfo_text.empty() ? "absent" : "present");
+  } else if (auto* kf = dynamic_cast<KdumpFile*>(mem->get())) {
+    ctx.source_ranges.push_back({0, mi.max_address});
+    dopts.vmcoreinfo_text = kf->vmcoreinfo();
+  } else if (mi.max_address) {
+    ctx.source_ranges.push_back({0, mi.max_address});
+  }
+  if (!opts->dump_path.empty()) return dump_and_exit(ctx, counted, *opts, dopts);
   if (opts->cr3) {
     auto sc = space_from_cr3(**mem, *opts);
     if (!sc) {
@@ -138,7 +185,7 @@ int main(int argc, char** argv) {
     ctx.set_kernel_space(*sc);
     spdlog::info("kernel page table {:#x} ({}-level) from --cr3", sc->top.value, sc->levels);
   } else {
-    ctx.discover_in_background();
+    ctx.discover_in_background(dopts);
   }
 
   stub::ServerOptions so;

@@ -15,7 +15,9 @@ Serves a target's physical memory to gdb as a read-only x86-64 kernel target.
   target remote 127.0.0.1:1234      (in gdb)
 
 Memory source:
-  --memory FILE          raw physical memory image, or a QEMU guest's shared RAM file
+  --memory FILE          raw physical memory image, a QEMU guest's shared RAM file, or an
+                         ELF core (tlpstub --dump, /proc/vmcore, QEMU dump-guest-memory):
+                         its PT_LOADs place the memory, its VMCOREINFO note guides discovery
   --map PHYS:OFF:LEN,..  place file ranges at physical addresses (K/M/G suffixes),
                          e.g. 0:0:2G,4G:2G:1G for a 3 GiB q35 guest; default: identity
   --nettlp IP            NetTLP adapter address (DMA reads over UDP)
@@ -37,6 +39,10 @@ Types:
                          they override BTF and inference for the members the file holds.
                          A profile for another kernel release or build id is refused
   --profile-force        use the --profile even when its release or build id differs
+
+Dump (instead of serving gdb):
+  --dump PATH            discover the kernel, write an ELF vmcore of its RAM to PATH, exit
+  --level N              makedumpfile dump level (bit 1: zero pages as holes, the default)
 
 Server:
   --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234)
@@ -78,7 +84,7 @@ Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint6
 Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
-    kSme, kListen, kPacketSize, kProfile, kProfileForce
+    kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -97,6 +103,8 @@ Result<Options> parse_options(int argc, char** argv) {
       {"packet-size", required_argument, nullptr, kPacketSize},
       {"profile", required_argument, nullptr, kProfile},
       {"profile-force", no_argument, nullptr, kProfileForce},
+      {"dump", required_argument, nullptr, kDump},
+      {"level", required_argument, nullptr, kLevel},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
@@ -172,6 +180,13 @@ Result<Options> parse_options(int argc, char** argv) {
       }
       case kProfile: o.profile_file = optarg; break;
       case kProfileForce: o.profile_force = true; break;
+      case kDump: o.dump_path = optarg; break;
+      case kLevel: {
+        auto v = number_arg("--level", optarg, 0, 31);
+        if (!v) return std::unexpected(v.error());
+        o.dump_level = static_cast<unsigned>(*v);
+        break;
+      }
       case ':':
         return fail(Errc::invalid_argument, fmt::format("{} needs a value", argv[optind - 1]));
       default:
@@ -191,6 +206,10 @@ Result<Options> parse_options(int argc, char** argv) {
     return fail(Errc::invalid_argument, "--profile-force applies to --profile only");
   if (!o.map.empty() && o.memory_file.empty())
     return fail(Errc::invalid_argument, "--map applies to --memory only");
+  if (o.dump_path.empty() && o.dump_level)
+    return fail(Errc::invalid_argument, "--level applies to --dump only");
+  if (!o.dump_path.empty() && o.cr3)
+    return fail(Errc::invalid_argument, "--dump needs a discovered kernel: drop --cr3");
   return o;
 }
 

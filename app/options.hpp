@@ -37,7 +37,11 @@ struct Options {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 1234;
   std::size_t packet_size = 0x20000;
-  int verbosity = 0;  // 0 info, 1 (-v) trace packets, 2 (-vv) everything
+  int verbosity = 0;
+
+  // --dump PATH: write a vmcore and exit instead of serving gdb.
+  std::string dump_path;
+  std::optional<unsigned> dump_level;  // default: 1 (zero pages)  // 0 info, 1 (-v) trace packets, 2 (-vv) everything
 };
 
 // Parses argv. On --help (message "help") or --version (message "version") returns an Error

@@ -17,6 +17,7 @@
 #include "kernel/discovery.hpp"
 #include "kernel/export/symbol_file.hpp"
 #include "kernel/kernel_image.hpp"
+#include "kernel/linux/iomem.hpp"
 #include "kernel/linux/orc.hpp"
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/type_info.hpp"
@@ -110,6 +111,9 @@ class TargetContext {
   // CountingMemory) and, with NetTLP, the link's own counters. Null when absent.
   const CountingMemory* read_counts = nullptr;
   const TransportStats* link_stats = nullptr;
+  // What the memory source knows to be backed (a file's extent, an ELF core's segments, a
+  // NetTLP --ram-size): the RAM list of a dump when the kernel's own cannot be read.
+  std::vector<kernel::RamRange> source_ranges;
 
   // Publishes a discovery status (as discover() does); for tests of what sessions see while
   // discovery runs or after it failed.

@@ -94,6 +94,17 @@ Result<KernelImage> discover(PhysicalMemory& memory, const DiscoveryOptions& opt
     return std::nullopt;
   };
 
+  if (opts.use_vmcoreinfo && !opts.vmcoreinfo_text.empty()) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(opts.vmcoreinfo_text.data());
+    auto vi = parse_vmcoreinfo(std::span<const std::uint8_t>(p, opts.vmcoreinfo_text.size()));
+    auto img = vi ? from_vmcoreinfo(c, VmcoreinfoHit{PhysAddr(0), std::move(*vi)})
+                  : Result<KernelImage>(std::unexpected(vi.error()));
+    if (img) {
+      c.note("VMCOREINFO from the dump's note (not from a page in memory)");
+      return finish(std::move(*img));
+    }
+    c.note("the dump's VMCOREINFO note was not used: " + img.error().message);
+  }
   if (opts.use_vmcoreinfo) {
     if (auto img = probe(true)) return finish(std::move(*img));
     c.note("VMCOREINFO " + vmcoreinfo_outcome + "; trying the structural scan");

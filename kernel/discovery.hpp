@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "common/error.hpp"
@@ -34,6 +35,9 @@ using ProgressFn = std::function<void(std::string_view)>;
 struct DiscoveryOptions {
   bool use_vmcoreinfo = true;  // false forces the fallback
   std::uint64_t max_phys = 0;  // 0 = mem.info().max_address (and 64 GiB if that is unknown too)
+  // VMCOREINFO text known from elsewhere (an ELF core's note): tried first, validated like a
+  // page found in memory (it names the page table, which must map the kernel it describes).
+  std::string vmcoreinfo_text{};
 };
 
 // Page starts the VMCOREINFO probe reads at most (16 bytes each): 2 GiB of RAM, 8 MiB read.

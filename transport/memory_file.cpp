@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/parse.hpp"
+#include "transport/elf_core.hpp"
 
 namespace tlpstub {
 
@@ -52,17 +53,48 @@ Result<std::unique_ptr<MemoryFile>> MemoryFile::open(const std::string& path,
     ::close(fd);
     return fail(Errc::io, fmt::format("cannot mmap {}: {}", path, std::strerror(errno)));
   }
+  const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(base), size);
+  bool elf = false;
+  std::string vmcoreinfo;
+  if (looks_like_elf(bytes)) {
+    auto core = parse_elf_core(bytes);
+    if (!core) {
+      munmap(base, size);
+      ::close(fd);
+      return fail(core.error().code, fmt::format("{}: {}", path, core.error().message));
+    }
+    if (!map.empty()) {
+      munmap(base, size);
+      ::close(fd);
+      return fail(Errc::invalid_argument,
+                  fmt::format("{} is an ELF core: its program headers place the memory, --map "
+                              "does not apply",
+                              path));
+    }
+    map = elf_core_map(*core);
+    if (map.empty()) {
+      munmap(base, size);
+      ::close(fd);
+      return fail(Errc::malformed,
+                  fmt::format("{}: ELF core has no PT_LOAD with a physical address", path));
+    }
+    vmcoreinfo = vmcoreinfo_of(*core).value_or("");
+    elf = true;
+  }
   if (map.empty()) map.push_back({0, 0, size});
   std::sort(map.begin(), map.end(), [](auto& a, auto& b) { return a.phys < b.phys; });
   for (auto& e : map)
-    if (e.offset + e.length > size)
+    if (!e.zero && e.offset + e.length > size)
       return (munmap(base, size), ::close(fd),
               fail(Errc::invalid_argument,
                    fmt::format("map entry at file offset {:#x} length {:#x} is past the end of "
                                "{} ({:#x} bytes)",
                                e.offset, e.length, path, size)));
-  return std::unique_ptr<MemoryFile>(
+  std::unique_ptr<MemoryFile> mf(
       new MemoryFile(path, fd, static_cast<const std::uint8_t*>(base), size, std::move(map)));
+  mf->elf_core_ = elf;
+  mf->vmcoreinfo_ = std::move(vmcoreinfo);
+  return mf;
 }
 
 MemoryFile::MemoryFile(std::string path, int fd, const std::uint8_t* base, std::uint64_t size,
@@ -88,7 +120,7 @@ std::span<const std::uint8_t> MemoryFile::view(PhysAddr phys, std::size_t len) c
   if (it == map_.begin()) return {};
   const MapEntry& e = *--it;
   std::uint64_t rel = phys.value - e.phys;
-  if (rel >= e.length || len > e.length - rel) return {};
+  if (rel >= e.length || len > e.length - rel || e.zero) return {};
   std::uint64_t off = e.offset + rel;
   if (off + len > current_size()) return {};
   return {base_ + off, len};
@@ -114,6 +146,12 @@ void MemoryFile::do_read(std::span<const ReadRange> ranges, std::span<ReadStatus
       std::uint64_t rel = addr - e->phys;
       std::uint64_t n = std::min<std::uint64_t>(r.out.size() - done, e->length - rel);
       std::uint64_t off = e->offset + rel;
+      if (e->zero) {
+        std::memset(r.out.data() + done, 0, n);
+        done += n;
+        addr += n;
+        continue;
+      }
       if (off + n > size) {
         results[i] = fail(Errc::unbacked,
                           fmt::format("physical {:#x} is past the end of {}", addr, path_), addr);
@@ -128,7 +166,7 @@ void MemoryFile::do_read(std::span<const ReadRange> ranges, std::span<ReadStatus
 
 MemoryInfo MemoryFile::info() const {
   MemoryInfo mi;
-  mi.name = "file:" + path_;
+  mi.name = (elf_core_ ? "elf-core:" : "file:") + path_;
   for (auto& e : map_) mi.max_address = std::max(mi.max_address, e.phys + e.length);
   mi.preferred_batch = 1024;
   return mi;

@@ -49,6 +49,7 @@ stub::MonitorCommand ps_command(SessionState& s);
 stub::MonitorCommand task_command(SessionState& s);
 stub::MonitorCommand bt_command(SessionState& s);
 stub::MonitorCommand symbol_file_monitor_command(SessionState& s);
+stub::MonitorCommand dump_command(SessionState& s);
 
 // Registers every command above and provides their requirements from `s`.
 void register_all(stub::MonitorRegistry& r, SessionState& s);

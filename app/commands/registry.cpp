@@ -20,6 +20,7 @@ void register_all(stub::MonitorRegistry& r, SessionState& s) {
   r.add(task_command(s));
   r.add(bt_command(s));
   r.add(symbol_file_monitor_command(s));
+  r.add(dump_command(s));
   // One message per missing requirement, whichever command needed it.
   r.provide(std::string(kNeedsSpace), [&s]() -> std::optional<Error> {
     if (s.snapshot().space) return std::nullopt;

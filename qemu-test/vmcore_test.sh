@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# vmcore_test.sh --tlpstub BIN --kernel K --cpu C --cache DIR --initrd FILE [--workdir DIR]
+#                [--vmlinux]
+#
+# vmcore export and dump reading (issue 11). The guest is paused after READY; then:
+#  1. `tlpstub --memory RAM --dump DUMP` writes a vmcore; vmcore_compare.py checks its RAM
+#     segments against the guest's /proc/iomem and every PT_LOAD byte against the RAM file;
+#  2. `tlpstub --memory DUMP` serves the dump: `monitor ps --json`, `monitor dmesg` and an `x`
+#     of linux_banner equal the live run on the RAM file;
+#  3. QEMU's own `dump-guest-memory` ELF served the same way gives the same `monitor ps --json`;
+#  4. with --vmlinux (the 6.1-cloud -dbg DWARF vmlinux): drgn (python3-drgn) opens the dump,
+#     reads init_uts_ns.name.release (== the guest's uname -r) and iterates tasks: its
+#     thread-group leaders are the tasks of the live `monitor ps`, which holds every pid of
+#     the guest's own ps; crash (if installed, a bonus) prints the release with `sys`.
+# Missing drgn is a skip of that part, a failure under CI=true. Exit 77 without tlpstub.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+test_take_tlpstub "$@"
+tlpstub=$TLPSTUB
+rest=() want_vmlinux=0
+for a in "${TEST_ARGS[@]}"; do
+  if [[ $a == --vmlinux ]]; then want_vmlinux=1; else rest+=("$a"); fi
+done
+
+guest_test_boot "${rest[@]}"
+tmp=$GUEST_DIR
+(( GUEST_MAP_IDENTITY )) || guest_die "vmcore_test needs an identity-mapped RAM file (512M)"
+[[ -n $(guest_truth iomem) ]] || guest_die "no iomem section: rebuild the initramfs"
+guest_pause
+release=$(guest_truth sysinfo uname_r)
+banner=$(guest_sym linux_banner)
+
+# 1. The dump, from the RAM file.
+dump=$tmp/vmcore
+t0=$(date +%s.%N)
+if "$tlpstub" --memory "$GUEST_RAM" --dump "$dump" >"$tmp/dumpcmd.out" 2>"$tmp/dumpcmd.log"; then
+  t1=$(date +%s.%N)
+  pass "tlpstub --dump wrote $(du -h --apparent-size "$dump" | cut -f1) ($(du -h "$dump" | cut -f1) on disk) in $(echo "$t1 - $t0" | bc) s"
+  sed 's/^/    /' "$tmp/dumpcmd.out"
+else
+  fail "tlpstub --dump failed"; sed 's/^/    /' "$tmp/dumpcmd.log"; test_summary; exit 1
+fi
+grep -q 'warning' "$tmp/dumpcmd.out" && fail "the dump reported warnings (RAM list or image not from the kernel)"
+if python3 "$here/vmcore_compare.py" --dump "$dump" --ram "$GUEST_RAM" --serial "$GUEST_SERIAL" \
+     >"$tmp/compare.log" 2>&1; then
+  pass "vmcore segments = the guest's System RAM, bytes = the RAM file"
+else
+  fail "vmcore differs from the guest (see $tmp/compare.log)"
+fi
+sed 's/^/    /' "$tmp/compare.log"
+
+# 2. Live vs dump through tlpstub.
+serve() {  # serve NAME FILE: monitor outputs of tlpstub --memory FILE into $tmp/NAME.*
+  local port out
+  port=$(free_port)
+  stub_start "$tlpstub" "$tmp/$1.log" "$port" --memory "$2"
+  stub_wait_recovered "$port"
+  out=$(stub_gdb "$port" ==P== "monitor ps --json" ==D== "monitor dmesg" \
+          ==X== "x/8gx $banner" ==END== || true)
+  harness seg P <<<"$out" >"$tmp/$1.ps.json"
+  harness seg D <<<"$out" >"$tmp/$1.dmesg"
+  harness seg X <<<"$out" >"$tmp/$1.x"
+  if [[ $1 == live ]]; then  # the same dump through gdb: progress as O packets, same bytes
+    stub_gdb "$port" "monitor dump $tmp/vmcore.gdb" >"$tmp/monitor_dump.out" 2>&1 || true
+  fi
+  kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
+}
+serve live "$GUEST_RAM"
+serve dump "$dump"
+[[ -s $tmp/live.ps.json && -s $tmp/live.dmesg && -s $tmp/live.x ]] ||
+  fail "the live run printed nothing (see $tmp/live.log)"
+if grep -q '^dump: .*MiB/s, ETA' "$tmp/monitor_dump.out" && grep -q '^wrote ' "$tmp/monitor_dump.out" &&
+   cmp -s "$dump" "$tmp/vmcore.gdb"; then
+  pass "monitor dump streamed progress and wrote the same bytes as tlpstub --dump"
+else
+  fail "monitor dump (see $tmp/monitor_dump.out) differs from tlpstub --dump"
+fi
+rm -f "$tmp/vmcore.gdb"
+for what in ps.json dmesg x; do
+  if cmp -s "$tmp/live.$what" "$tmp/dump.$what"; then
+    pass "monitor ${what%.json} from the dump = live ($(wc -l <"$tmp/dump.$what") lines)"
+  else
+    fail "monitor ${what%.json} from the dump differs from live"
+    diff "$tmp/live.$what" "$tmp/dump.$what" | head -10 | sed 's/^/    /'
+  fi
+done
+grep -q "VMCOREINFO note present" "$tmp/dump.log" ||
+  fail "tlpstub did not see the dump's VMCOREINFO note (see $tmp/dump.log)"
+
+# 3. QEMU's own ELF dump, read by tlpstub.
+qdump=$tmp/qemu.elf
+guest_hmp "dump-guest-memory $qdump" >/dev/null
+serve qemu "$qdump"
+if cmp -s "$tmp/live.ps.json" "$tmp/qemu.ps.json" && cmp -s "$tmp/live.x" "$tmp/qemu.x"; then
+  pass "QEMU dump-guest-memory ELF: monitor ps and x = live"
+else
+  fail "QEMU dump-guest-memory ELF: monitor ps or x differs from live"
+  diff "$tmp/live.ps.json" "$tmp/qemu.ps.json" | head -6 | sed 's/^/    /'
+fi
+rm -f "$qdump"
+
+# 4. drgn and crash with the DWARF vmlinux.
+if (( want_vmlinux )); then
+  kname= cache=
+  for ((i = 0; i < ${#rest[@]}; i++)); do
+    [[ ${rest[i]} == --kernel ]] && kname=${rest[i+1]}
+    [[ ${rest[i]} == --cache ]] && cache=${rest[i+1]}
+  done
+  info=$("$here/fetch-kernel.sh" --offline --vmlinux "$kname" "$cache" 2>/dev/null) ||
+    guest_die "no DWARF vmlinux in the cache (fixture qemu_vmlinux_6.1-cloud)"
+  VMLINUX=
+  eval "$info"
+  # Debian's drgn runs under /usr/bin/python3 (a pyenv python3 first in PATH lacks it).
+  drgn_bin=$(command -v /usr/bin/drgn drgn 2>/dev/null | head -n1 || true)
+  if [[ -z $drgn_bin ]]; then
+    test_skip "drgn missing (apt-get install python3-drgn)"
+  fi
+  if "$drgn_bin" -q -c "$dump" -s "$VMLINUX" "$here/vmcore_drgn.py" >"$tmp/drgn.out" 2>"$tmp/drgn.err"; then
+    got=$(sed -n 's/^release //p' "$tmp/drgn.out")
+    [[ $got == "$release" ]] && pass "drgn: init_uts_ns.name.release = $release" ||
+      fail "drgn: release '$got' != '$release'"
+    # Leaders (pid == tgid) drgn sees vs the live monitor ps, and the guest's own ps pids.
+    awk '$1 == "task" && $2 == $3 {print $2}' "$tmp/drgn.out" | sort -n >"$tmp/drgn.pids"
+    python3 -c 'import json,sys
+o = json.loads(next(l for l in open(sys.argv[1]) if l.startswith("{")))
+for t in o["tasks"]:
+    if t["pid"] == t["tgid"] and not t["idle"]: print(t["pid"])' \
+      "$tmp/live.ps.json" | sort -n >"$tmp/ps.pids"
+    # The guest's ps itself (comm ps) has exited by the time the guest is paused.
+    guest_truth pslast | awk 'NR > 1 && $4 != "ps" {print $1}' | sort -n >"$tmp/guest.pids"
+    if [[ -s $tmp/drgn.pids ]] && cmp -s "$tmp/drgn.pids" "$tmp/ps.pids"; then
+      pass "drgn iterates the tasks of monitor ps ($(wc -l <"$tmp/drgn.pids") leaders)"
+    else
+      fail "drgn's tasks differ from monitor ps"; diff "$tmp/ps.pids" "$tmp/drgn.pids" | head | sed 's/^/    /'
+    fi
+    missing=$(comm -23 <(sort "$tmp/guest.pids") <(sort "$tmp/drgn.pids") | tr "\n" " ")
+    [[ -z $missing ]] && pass "every pid of the guest's ps is in drgn's task list" ||
+      fail "guest pids missing from drgn: $missing"
+  else
+    fail "drgn could not open the dump"; sed 's/^/    /' "$tmp/drgn.err" | tail -5
+  fi
+  if command -v crash >/dev/null; then
+    printf 'sys\nquit\n' | timeout 120 crash -s "$VMLINUX" "$dump" >"$tmp/crash.out" 2>&1 || true
+    if grep -qE "RELEASE: $release" "$tmp/crash.out"; then
+      pass "crash: sys shows RELEASE $release"
+    else
+      fail "crash did not show the release (see $tmp/crash.out)"; tail -5 "$tmp/crash.out" | sed 's/^/    /'
+    fi
+  fi
+fi
+test_summary
