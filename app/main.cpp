@@ -192,6 +192,8 @@ int main(int argc, char** argv) {
   so.host = opts->listen_host;
   so.port = opts->listen_port;
   so.session.packet_size = opts->packet_size;
+  so.allow = opts->allow;
+  so.max_clients = opts->max_clients;
   stub::Server server(so, [&ctx] { return std::make_unique<app::KernelTarget>(ctx); });
   if (auto r = server.listen(); !r) {
     spdlog::error("{}", r.error().message);

@@ -45,7 +45,10 @@ Dump (instead of serving gdb):
   --level N              makedumpfile dump level (bit 1: zero pages as holes, the default)
 
 Server:
-  --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234)
+  --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234: this machine only;
+                         any other address exposes target memory to the network)
+  --allow CIDR[,CIDR]    accept gdb clients only from these ranges, e.g. 10.1.0.0/16,::1
+  --max-clients N        gdb connections at once, 1..1024 (default 32); more are refused
   --packet-size BYTES    RSP PacketSize advertised to gdb (default 0x20000)
   -v                     trace RSP packets (<- from gdb, -> to gdb); -vv for more
   -h, --help             this text
@@ -84,7 +87,7 @@ Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint6
 Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
-    kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel
+    kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel, kAllow, kMaxClients
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -105,6 +108,8 @@ Result<Options> parse_options(int argc, char** argv) {
       {"profile-force", no_argument, nullptr, kProfileForce},
       {"dump", required_argument, nullptr, kDump},
       {"level", required_argument, nullptr, kLevel},
+      {"allow", required_argument, nullptr, kAllow},
+      {"max-clients", required_argument, nullptr, kMaxClients},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
@@ -185,6 +190,18 @@ Result<Options> parse_options(int argc, char** argv) {
         auto v = number_arg("--level", optarg, 0, 31);
         if (!v) return std::unexpected(v.error());
         o.dump_level = static_cast<unsigned>(*v);
+        break;
+      }
+      case kAllow: {
+        auto a = stub::parse_cidr_list(optarg);
+        if (!a) return std::unexpected(a.error());
+        o.allow.insert(o.allow.end(), a->begin(), a->end());
+        break;
+      }
+      case kMaxClients: {
+        auto v = number_arg("--max-clients", optarg, 1, 1024);
+        if (!v) return std::unexpected(v.error());
+        o.max_clients = *v;
         break;
       }
       case ':':

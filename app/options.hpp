@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "stub/cidr.hpp"
 #include "transport/memory_file.hpp"
 
 namespace tlpstub::app {
@@ -36,6 +37,8 @@ struct Options {
 
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 1234;
+  std::vector<stub::Cidr> allow;  // empty: anyone who can reach the listen address
+  std::size_t max_clients = 32;
   std::size_t packet_size = 0x20000;
   int verbosity = 0;
 

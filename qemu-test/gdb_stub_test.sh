@@ -52,11 +52,7 @@ esac
 port=$(free_port)
 if [[ -n $tlpsim ]]; then
   # shellcheck disable=SC2086
-  "$tlpsim" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.2 --latency 12us \
-    $sim_args </dev/null >"$tmp/tlpsim.log" 2>&1 &
-  spid=$!
-  guest_on_exit "kill $spid; wait $spid"
-  guest_watch_pid "$spid"
+  sim_start "$tlpsim" "$tmp/tlpsim.log" $sim_args
   echo "tlpsim on 127.0.0.2 ($sim_args)"
   targs=(--nettlp 127.0.0.2 --local 127.0.0.1 --cr3 "$cr3")
 else
@@ -179,10 +175,8 @@ banner_ok "$out" && pass "(f) x/s after garbage" || { fail "(f) x/s after garbag
 if [[ -n $tlpsim ]]; then
   out=$(tgdb "monitor stats" || true)
   echo "$out" | grep -E "^(batches|retries|datagrams)" | sed 's/^/    /'
-  kill "$tpid" "$spid"; wait "$tpid" "$spid" 2>/dev/null || true
-  viol=$(sed -n 's/.*write violations \([0-9]*\).*/\1/p' "$tmp/tlpsim.log" | tail -n 1)
-  [[ $viol == 0 ]] && pass "(g) tlpsim saw no write TLP" ||
-    fail "(g) tlpsim write violations: '${viol:-no counter line}': $(tail -n 3 "$tmp/tlpsim.log")"
+  kill "$tpid"; wait "$tpid" 2>/dev/null || true
+  sim_check_no_writes "$tmp/tlpsim.log"
 fi
 
 test_summary

@@ -404,3 +404,29 @@ stub_wait_recovered() {
   done
   echo "tlpstub: kernel, symbols and types after $(( SECONDS - t0 )) s"
 }
+
+# ---- tlpsim, the software NetTLP adapter ------------------------------------------
+# sim_start BIN LOG [ARGS...]: serves the guest's RAM file through tlpsim on 127.0.0.2 at 12 us
+# latency (plus ARGS, e.g. --loss 0.05), logging to LOG; stops it when the test exits and sets
+# SIM_PID. tlpstub then reads with --nettlp 127.0.0.2 --local 127.0.0.1.
+sim_start() {
+  local bin=$1 log=$2
+  shift 2
+  "$bin" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.2 --latency 12us \
+    "$@" </dev/null >"$log" 2>&1 &
+  SIM_PID=$!
+  guest_on_exit "kill $SIM_PID 2>/dev/null; wait $SIM_PID"
+  guest_watch_pid "$SIM_PID"
+}
+
+# sim_check_no_writes LOG: stops tlpsim (it prints its counters on SIGTERM) and records a pass
+# if it received no write TLP, a failure if it did or printed no counter line. Read-only by
+# construction is checked here on every test that reads through tlpsim.
+sim_check_no_writes() {
+  local log=$1 viol
+  kill "$SIM_PID" 2>/dev/null
+  wait "$SIM_PID" 2>/dev/null || true
+  viol=$(sed -n 's/^tlpsim: write violations: \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+  if [[ $viol == 0 ]]; then pass "tlpsim received no write TLP"
+  else fail "tlpsim write violations: '${viol:-no counter line}': $(tail -n 3 "$log")"; fi
+}

@@ -76,11 +76,7 @@ echo "guest: $(wc -l <"$tmp/dmesg.truth") dmesg lines, config $release ($(wc -c 
 # ---- tlpstub, from nothing (no --cr3) ----------------------------------------------------
 port=$(free_port)
 if [[ -n $tlpsim ]]; then
-  "$tlpsim" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.2 --latency 12us \
-    </dev/null >"$tmp/tlpsim.log" 2>&1 &
-  spid=$!
-  guest_on_exit "kill $spid; wait $spid"
-  guest_watch_pid "$spid"
+  sim_start "$tlpsim" "$tmp/tlpsim.log"
   targs=(--nettlp 127.0.0.2 --local 127.0.0.1)
 else
   targs=(--memory "$GUEST_RAM")
@@ -197,4 +193,5 @@ src="RAM file"
 echo "costs ($src): dmesg x3 in one gdb run ${t_dmesg} ms, one --json: $dm_bytes;" \
      "kconfig x3 in one gdb run ${t_kconfig} ms, one --json: $kc_cost"
 echo "times: $(( SECONDS - t_start )) s total"
+[[ -n $tlpsim ]] && sim_check_no_writes "$tmp/tlpsim.log"
 test_summary

@@ -1,12 +1,75 @@
 #include "stub/server.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+
+#include "stub/packet_codec.hpp"
 
 namespace tlpstub::stub {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+IpBytes ip_bytes(const asio::ip::address& a) {
+  if (a.is_v6()) return a.to_v6().to_bytes();
+  return asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes();
+}
+
+// Writes all of `bytes`, waiting for room in the send buffer at most until `limit` has passed
+// without progress. False if the peer is gone or did not read for that long.
+bool send_all(int fd, std::string_view bytes, std::chrono::milliseconds limit) {
+  auto give_up = SteadyClock::now() + limit;
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      give_up = SteadyClock::now() + limit;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - SteadyClock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLOUT, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno != EINTR) return false;
+  }
+  return true;
+}
+
+// A refused connection, half-closed, read and dropped until its client closes or the timer
+// closes it.
+struct Lingering {
+  tcp::socket sock;
+  asio::steady_timer timer;
+  std::array<char, 512> sink;
+  std::atomic<int>& count;
+  Lingering(tcp::socket s, std::atomic<int>& n)
+      : sock(std::move(s)), timer(sock.get_executor()), count(n) {
+    ++count;
+  }
+  ~Lingering() { --count; }
+};
+
+void drain(const std::shared_ptr<Lingering>& l) {
+  l->sock.async_read_some(asio::buffer(l->sink), [l](boost::system::error_code e, std::size_t) {
+    if (e)
+      l->timer.cancel();
+    else
+      drain(l);
+  });
+}
+
+}  // namespace
 
 struct Server::Connection {
   tcp::socket socket;
@@ -43,6 +106,18 @@ Result<void> Server::listen() {
     return fail(Errc::io, fmt::format("cannot listen on {}:{}: {}", opts_.host, opts_.port,
                                       ec.message()));
   bound_port_ = acceptor_.local_endpoint().port();
+  // The stub serves a whole machine's memory without authentication: say so when that
+  // reaches beyond this host.
+  if (!addr.is_loopback())
+    spdlog::warn("listening on {} port {}, not a loopback address: anyone who can reach it{} can "
+                 "read the target's memory",
+                 opts_.host, bound_port_,
+                 opts_.allow.empty() ? " (no --allow given)" : " within --allow");
+  if (!opts_.allow.empty()) {
+    std::string rules;
+    for (const Cidr& c : opts_.allow) rules += (rules.empty() ? "" : ",") + c.to_string();
+    spdlog::info("gdb clients allowed from {}", rules);
+  }
   return {};
 }
 
@@ -65,20 +140,72 @@ void Server::stop() {
 void Server::accept_loop() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket sock) {
     if (stopping_) return;
-    if (ec) {
+    if (ec)
       spdlog::warn("accept failed: {}", ec.message());
-    } else {
-      sock.set_option(tcp::no_delay(true), ec);
-      auto conn = std::make_shared<Connection>(std::move(sock));
-      auto rep = conn->socket.remote_endpoint(ec);
-      conn->peer = ec ? "?" : fmt::format("{}:{}", rep.address().to_string(), rep.port());
-      reap_finished();
-      std::lock_guard lk(mu_);
-      connections_.push_back(conn);
-      conn->thread = std::thread([this, conn] { serve(conn); });
-    }
+    else
+      admit(std::move(sock));
     accept_loop();
   });
+}
+
+void Server::admit(tcp::socket sock) {
+  boost::system::error_code ec;
+  auto rep = sock.remote_endpoint(ec);
+  if (ec) return;  // the peer is already gone
+  const std::string peer = fmt::format("{}:{}", rep.address().to_string(), rep.port());
+  if (!allowed(opts_.allow, ip_bytes(rep.address()))) {
+    spdlog::warn("refused gdb connection from {}: not in --allow", peer);
+    return refuse(sock, fmt::format("E.tlpstub: address {} is not allowed to connect",
+                                    rep.address().to_string()));
+  }
+  reap_finished();
+  const std::size_t live = clients();
+  if (live >= opts_.max_clients) {
+    spdlog::warn("refused gdb connection from {}: {} clients connected (--max-clients {})", peer,
+                 live, opts_.max_clients);
+    return refuse(sock, fmt::format("E.tlpstub: too many gdb clients ({} connected, "
+                                    "--max-clients {}); try again later",
+                                    live, opts_.max_clients));
+  }
+  sock.set_option(tcp::no_delay(true), ec);
+  auto conn = std::make_shared<Connection>(std::move(sock));
+  conn->peer = peer;
+  std::lock_guard lk(mu_);
+  connections_.push_back(conn);
+  conn->thread = std::thread([this, conn] { serve(conn); });
+}
+
+// "+" first: gdb 13 acks whatever waits on a new connection and then reads this packet as the
+// reply to its qSupported, which it prints as "Remote failure reply: E.<text>". The reply is
+// small and the send buffer empty, so the non-blocking send never keeps the accept loop.
+// Closing at once would make gdb's own first write fail ("Broken pipe") before it reads the
+// text, so the socket is only half-closed and lingers (reading and dropping what gdb sends)
+// until gdb closes or kLinger passes. At most kMaxLingering sockets linger at a time.
+void Server::refuse(tcp::socket& sock, std::string_view text) {
+  constexpr auto kLinger = std::chrono::seconds(1);
+  constexpr int kMaxLingering = 256;
+  const std::string bytes = "+" + rsp_frame(text);
+  (void)::send(sock.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ec;
+  sock.shutdown(tcp::socket::shutdown_send, ec);
+  if (lingering_ >= kMaxLingering) {
+    sock.close(ec);
+    return;
+  }
+  auto l = std::make_shared<Lingering>(std::move(sock), lingering_);
+  l->timer.expires_after(kLinger);
+  l->timer.async_wait([l](boost::system::error_code) {
+    boost::system::error_code ignored;
+    l->sock.close(ignored);
+  });
+  drain(l);
+}
+
+std::size_t Server::clients() {
+  std::lock_guard lk(mu_);
+  std::size_t n = 0;
+  for (const auto& c : connections_) n += c->done ? 0 : 1;
+  return n;
 }
 
 void Server::reap_finished() {
@@ -103,9 +230,12 @@ void Server::serve(std::shared_ptr<Connection> conn) {
       *target,
       [&](std::string_view bytes) {
         if (write_failed) return;
-        boost::system::error_code ec;
-        asio::write(conn->socket, asio::buffer(bytes.data(), bytes.size()), ec);
-        if (ec) write_failed = true;
+        if (!send_all(conn->socket.native_handle(), bytes, opts_.send_stall_limit)) {
+          write_failed = true;
+          spdlog::warn("gdb {}: reply not taken within {} ms (client stopped reading or is "
+                       "gone): disconnecting",
+                       conn->peer, opts_.send_stall_limit.count());
+        }
       },
       so);
   std::array<std::uint8_t, 64 * 1024> buf;

@@ -28,6 +28,7 @@ Session::Session(Target& target, SendFn send, SessionOptions opts)
   opts_.packet_size = std::max(opts_.packet_size, kMinPacketSize);
   ctx_ = std::make_unique<Context>(target_, opts_.packet_size,
                                    [this](std::string_view payload) { send_packet(payload); });
+  ctx_->peer = opts_.peer;
 }
 
 Session::~Session() = default;

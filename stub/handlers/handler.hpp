@@ -45,6 +45,7 @@ class Context {
 
   Target& target;
   const std::size_t packet_size;
+  std::string peer = "gdb";  // the client's address, for logs
 
   // Hg / Hc selections; 0 = any (the default thread), -1 = all.
   std::int64_t general_thread = 0;

@@ -11,14 +11,26 @@ namespace tlpstub::stub {
 
 namespace {
 
+// The command as one log line: a client must not be able to forge log lines with newlines or
+// fill the log with one huge command.
+std::string loggable_command(std::string_view cmd) {
+  constexpr std::size_t kMax = 200;
+  std::string out;
+  for (char ch : cmd.substr(0, kMax)) out += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+  if (cmd.size() > kMax) out += "...";
+  return out;
+}
+
 Reply monitor(Context& ctx, std::string_view args) {
   auto command = from_hex(args);
   if (!command) return error_reply(command.error());
+  // Who ran what: several engineers may share one target (and one log).
+  spdlog::info("{}: monitor {}", ctx.peer, loggable_command(*command));
   ctx.output_attach_message_once();
   Result<void> r =
       ctx.target.monitor(*command, [&ctx](std::string_view text) { ctx.output(text); });
   if (!r) {
-    spdlog::warn("monitor command failed: {}", r.error().message);
+    spdlog::warn("{}: monitor command failed: {}", ctx.peer, r.error().message);
     ctx.output("error: " + r.error().message + "\n");
   }
   return Reply::ok();

@@ -102,6 +102,8 @@ TEST(PcapRecorder, TsharkDecodesClientAndSimCaptures) {
     ASSERT_TRUE(st[0] && st[1]);
     EXPECT_EQ(a, image.expect(0x1000, 512));
     EXPECT_EQ(b, image.expect(0x2010, 64));
+    (*sim)->stop();
+    EXPECT_EQ((*sim)->write_violations(), 0u);
   }  // client and sim closed: files complete
   // MRd: 8 (UDP) + 6 (NetTLP) + 12 (3DW) = 26; CplD of 256: 8 + 6 + 12 + 256 = 282; of 64: 90.
   const std::string L = net.local, A = net.adapter;
