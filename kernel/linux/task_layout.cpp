@@ -82,9 +82,15 @@ Result<TaskLayout> task_layout(const TypeInfo& ti) {
   }
   l.mm_pgd = r.get("mm_struct", {"pgd"});
   l.signal = r.get("task_struct", {"signal"});
-  l.thread_node = r.get("task_struct", {"thread_node"});
-  l.thread_head = r.get("signal_struct", {"thread_head"});
-  l.thread_group = r.get("task_struct", {"thread_group"});
+  // A process's threads: the thread_node ring from signal->thread_head (6.7+, backported to
+  // Debian's 6.1), else the thread_group ring of older kernels. One of the two is expected, so
+  // only the one in use is looked up (and reported when absent).
+  if (ti.member("task_struct", "thread_node")) {
+    l.thread_node = r.get("task_struct", {"thread_node"});
+    l.thread_head = r.get("signal_struct", {"thread_head"});
+  } else {
+    l.thread_group = r.get("task_struct", {"thread_group"});
+  }
   l.rq_idle = r.get("rq", {"idle"});
   l.rq_curr = r.get("rq", {"curr"});
   l.frame_r15 = r.get("inactive_task_frame", {"r15"});
