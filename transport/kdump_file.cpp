@@ -90,7 +90,7 @@ Result<KdumpHeader> parse_kdump_header(std::span<const std::uint8_t> main,
   }
   // Each bitmap is half of the bitmap blocks: it must cover every page frame.
   const std::uint64_t half = std::uint64_t{h.bitmap_blocks} * h.block_size / 2;
-  if (h.max_mapnr == 0 || (h.max_mapnr + 7) / 8 > half)
+  if (h.max_mapnr == 0 || h.max_mapnr > half * 8)  // (not (max_mapnr + 7) / 8: it may wrap)
     return std::unexpected(bad(fmt::format("{} page frames do not fit a bitmap of {} bytes",
                                            h.max_mapnr, half)));
   for (auto [off, size, what] : {std::tuple{h.vmcoreinfo_offset, h.vmcoreinfo_size, "VMCOREINFO"},

@@ -259,6 +259,9 @@ TEST(KdumpHeader, RefusesWhatItCannotRead) {
   put64(b, 4096 + 96, 1ull << 40);  // more frames than the bitmap holds
   EXPECT_NE(parse(b).error().message.find("do not fit a bitmap"), std::string::npos);
   b = good;
+  put64(b, 4096 + 96, ~0ull - 3);  // (max_mapnr + 7) / 8 would wrap to 0 (found by kdump_fuzz)
+  EXPECT_NE(parse(b).error().message.find("do not fit a bitmap"), std::string::npos);
+  b = good;
   put64(b, 4096 + 40, 1ull << 19);  // VMCOREINFO past the end
   EXPECT_NE(parse(b).error().message.find("VMCOREINFO at"), std::string::npos);
   EXPECT_NE(parse(good, 3 * 4096).error().message.find("truncated"), std::string::npos);
