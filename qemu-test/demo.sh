@@ -78,8 +78,10 @@ stub_pid=$!
 guest_on_exit "kill $stub_pid"
 t0=$SECONDS
 step "tlpstub discovers the kernel over NetTLP"
-# Discovery, then symbols (kallsyms) and types (BTF) in the background: `monitor ps` needs all.
-until grep -qE "types: |discovery failed" "$GUEST_DIR/tlpstub.log"; do
+# Discovery, then symbols (kallsyms) and types (BTF) in the background: `monitor ps` needs all,
+# and a bare `target remote` then loads the symbol file tlpstub writes from them (no vmlinux).
+# The symbol file (kallsyms + BTF as ELF/DWARF) that gdb loads over vFile is written after them.
+until grep -qE "symbol file |discovery failed" "$GUEST_DIR/tlpstub.log"; do
   kill -0 "$stub_pid" 2>/dev/null || { cat "$GUEST_DIR/tlpstub.log"; exit 1; }
   (( SECONDS - t0 > 60 )) && { echo "discovery did not finish in 60 s"; cat "$GUEST_DIR/tlpstub.log"; exit 1; }
   sleep 0.1
@@ -96,6 +98,9 @@ cmds=(
   "monitor version"
   "monitor ps"
   "info threads"
+  "p init_task.comm"
+  "ptype struct list_head"
+  "monitor bt 1"
   "monitor dmesg -n 5"
   "x/s $banner"
   "monitor v2p $banner"
@@ -127,4 +132,9 @@ if ! grep -qE "^ *[0-9]+ +[0-9]+ +[A-Z].* tlpstub-probe" "$GUEST_DIR/gdb.log"; t
   echo "demo.sh: FAILED: monitor ps did not list the guest's tlpstub-probe processes" >&2
   exit 1
 fi
-step "done: x/s linux_banner printed the guest's /proc/version; monitor ps listed its tasks"
+# And gdb, given no file, typed init_task from the symbol file tlpstub served.
+if ! grep -qF '= "swapper/0' "$GUEST_DIR/gdb.log"; then
+  echo "demo.sh: FAILED: p init_task.comm did not print \"swapper/0\" (no symbol file?)" >&2
+  exit 1
+fi
+step "done: x/s linux_banner printed the guest's /proc/version; monitor ps listed its tasks; p init_task.comm typed with no vmlinux"
