@@ -131,6 +131,7 @@ void Server::stop() {
   asio::post(io_, [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    accept_retry_.cancel();
     std::lock_guard lk(mu_);
     // Unblock sessions waiting in read(): they see an error and end.
     for (auto& c : connections_) c->socket.shutdown(tcp::socket::shutdown_both, ec);
@@ -140,11 +141,16 @@ void Server::stop() {
 void Server::accept_loop() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket sock) {
     if (stopping_) return;
-    if (ec)
-      spdlog::warn("accept failed: {}", ec.message());
-    else
+    if (!ec) {
       admit(std::move(sock));
-    accept_loop();
+      accept_loop();
+      return;
+    }
+    spdlog::warn("accept failed: {}; accepting again in 100 ms", ec.message());
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([this](boost::system::error_code) {
+      if (!stopping_) accept_loop();
+    });
   });
 }
 

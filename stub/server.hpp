@@ -72,6 +72,9 @@ class Server {
   TargetFactory factory_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_{io_};
+  // After a failed accept (out of file descriptors: EMFILE), the next one waits a moment
+  // instead of spinning on the same error.
+  boost::asio::steady_timer accept_retry_{io_};
   std::uint16_t bound_port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> lingering_{0};  // refused sockets waiting for their client to close

@@ -6,6 +6,9 @@
 #include <random>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include "server_harness.hpp"
 
 using namespace tlpstub;
@@ -53,6 +56,43 @@ bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit
     std::this_thread::sleep_for(5ms);
   }
   return true;
+}
+
+// Out of file descriptors: accept fails with EMFILE while the peer waits in the backlog. The
+// server must not spin on the error (one warning per 100 ms, not thousands) and must serve the
+// waiting client once descriptors are free again.
+TEST(ServerHostile, AcceptFailuresBackOffAndRecover) {
+  LogCapture log;
+  ServerRig rig;
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // A tight limit, the client's socket, then every descriptor left taken by dups: the server's
+  // accept finds none.
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd)
+    if (fcntl(fd, F_GETFD) != -1) highest = fd;
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(highest + 4);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> hogs;
+  for (int fd; (fd = dup(0)) >= 0;) hogs.push_back(fd);
+  if (!hogs.empty()) {  // one for the client
+    ::close(hogs.back());
+    hogs.pop_back();
+  }
+  auto client = std::make_unique<Client>(rig.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int fd : hogs) ::close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  const std::string t = log.text();
+  std::size_t warnings = 0;
+  for (std::size_t at = t.find("accept failed"); at != std::string::npos;
+       at = t.find("accept failed", at + 1))
+    ++warnings;
+  EXPECT_GE(warnings, 1u) << "accept never failed: the test did not exhaust descriptors";
+  EXPECT_LE(warnings, 10u) << "accept retried without waiting";
+  client->send_packet("?");
+  EXPECT_NE(client->read_until("#").find("$T"), std::string::npos);
 }
 
 }  // namespace
