@@ -14,6 +14,7 @@
 #include "app/dump_job.hpp"
 #include "app/kernel_target.hpp"
 #include "app/options.hpp"
+#include "app/reference.hpp"
 #include "app/target_context.hpp"
 #include "kernel/paging.hpp"
 #include "kernel/paging_probe.hpp"
@@ -128,6 +129,8 @@ int main(int argc, char** argv) {
     if (opts.error().code == Errc::not_found) {
       if (opts.error().message == "version")
         std::puts("tlpstub " TLPSTUB_VERSION);
+      else if (opts.error().message == "help-markdown")
+        std::fputs(app::reference_markdown().c_str(), stdout);
       else
         std::fputs(app::usage_text().c_str(), stdout);
       return 0;

@@ -52,6 +52,8 @@ Server:
   --packet-size BYTES    RSP PacketSize advertised to gdb (default 0x20000)
   -v                     trace RSP packets (<- from gdb, -> to gdb); -vv for more
   -h, --help             this text
+  --help-markdown        this text and every monitor command's help, as Markdown (the
+                         README's generated reference: tools/readme-reference.sh)
   --version              print the version and exit
 )";
 }
@@ -111,6 +113,7 @@ Result<Options> parse_options(int argc, char** argv) {
       {"allow", required_argument, nullptr, kAllow},
       {"max-clients", required_argument, nullptr, kMaxClients},
       {"help", no_argument, nullptr, 'h'},
+      {"help-markdown", no_argument, nullptr, 'M'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
   };
@@ -123,6 +126,7 @@ Result<Options> parse_options(int argc, char** argv) {
     switch (c) {
       case 'h': return fail(Errc::not_found, "help");
       case 'V': return fail(Errc::not_found, "version");
+      case 'M': return fail(Errc::not_found, "help-markdown");
       case 'v': ++o.verbosity; break;
       case kMemory: o.memory_file = optarg; break;
       case kMap: {

@@ -47,8 +47,9 @@ struct Options {
   std::optional<unsigned> dump_level;  // default: 1 (zero pages)  // 0 info, 1 (-v) trace packets, 2 (-vv) everything
 };
 
-// Parses argv. On --help (message "help") or --version (message "version") returns an Error
-// with Errc::not_found as a signal to print that and exit 0; other errors say what is wrong.
+// Parses argv. On --help (message "help"), --help-markdown ("help-markdown") or --version
+// ("version") returns an Error with Errc::not_found as a signal to print that and exit 0; other
+// errors say what is wrong.
 Result<Options> parse_options(int argc, char** argv);
 std::string usage_text();
 

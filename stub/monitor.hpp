@@ -79,6 +79,8 @@ class MonitorRegistry {
   std::string help_text() const;
   // `help CMD`: usage, help line, flags and needs of one command.
   Result<std::string> help_text(std::string_view name) const;
+  // Every command, `help` first, in registration order (the generated reference).
+  const std::vector<MonitorCommand>& commands() const { return commands_; }
 
  private:
   const MonitorCommand* find(std::string_view name) const;
