@@ -6,8 +6,15 @@
 #
 #   qemu-test/demo.sh [--kernel 6.1-cloud|6.12] [--cpu max|qemu64] [--interactive]
 #
-# Without --interactive gdb runs a fixed set of commands and exits 0 only if gdb printed the
-# guest's own /proc/version through tlpstub; with it you get a gdb prompt on the live guest
+# gdb shows the live guest (monitor info, ps, info threads, p init_task.comm with no vmlinux,
+# monitor bt of a sleeping task, monitor dmesg), then the guest panics (sysrq c, from
+# qemu-test/memprobe.c, built with gcc -static into the initramfs) and the same gdb session
+# shows monitor ps, monitor bt of the panicking task and writes a vmcore with monitor dump
+# (to $build/demo.vmcore, kept: open it with drgn or crash).
+# Without --interactive gdb runs those commands and the demo exits 0 only if gdb printed the
+# guest's own /proc/version through tlpstub, monitor ps its processes, p init_task.comm
+# "swapper/0", monitor bt of the panicking task sysrq_handle_crash, and the vmcore was written;
+# with it the same commands run and you are left at the gdb prompt on the panicked guest
 # (quit gdb to end the demo; everything is cleaned up).
 # It fetches only the kernel package (no -dbg: the guest prints its own symbols) and builds only
 # tlpstub and tlpsim. TLPSTUB_BUILD=DIR builds elsewhere (default build/, kernels in
@@ -20,13 +27,14 @@ while (($#)); do
     --kernel) kernel=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
     --interactive) interactive=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-t_demo=$SECONDS
-step() { echo "==> [$(( SECONDS - t_demo )) s] $*"; }
+# Wall-clock seconds since the start, on every progress line (demo-panic.sh prints them too).
+export DEMO_T0=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - DEMO_T0 )) s] $*"; }
 build=${TLPSTUB_BUILD:-$root/build}   # kernel cache and initramfs; tests share them
 bin=$build                            # where tlpstub and tlpsim are
 source "$root/qemu-test/lib.sh"
@@ -60,8 +68,12 @@ else
   fetch 2>"$fetch_log" || { cat "$fetch_log" >&2; exit 1; }
 fi
 eval "$(cat "$fetch_env")"
+# The base initramfs plus memprobe, the process that panics the guest when the demo asks.
+command -v gcc >/dev/null || { echo "demo.sh: gcc missing (apt-get install gcc)" >&2; exit 1; }
+demo_initrd=$build/qemu-test/demo-initrd.cpio.gz
+memprobe_initrd "$initrd" "$demo_initrd" || { echo "demo.sh: building memprobe failed" >&2; exit 1; }
 step "booting $PACKAGE in QEMU (TCG, -cpu $cpu, 512 MiB, KASLR on): 10-60 s"
-guest_test_boot --kernel "$kernel" --cpu "$cpu" --cache "$build/qemu-cache" --initrd "$initrd"
+guest_test_boot --kernel "$kernel" --cpu "$cpu" --cache "$build/qemu-cache" --initrd "$demo_initrd"
 step "guest up"
 
 # The software adapter serves the guest's RAM as DMA reads over UDP, like the FPGA would.
@@ -89,6 +101,11 @@ done
 sed -n 's/^.* info //p' "$GUEST_DIR/tlpstub.log" | grep -E "^(found|gdb:)" | sed 's/^/+ tlpstub: /'
 
 banner=$(guest_sym linux_banner)
+mp_pid=$(guest_truth memprobe pid)
+[[ -n $mp_pid ]] || { echo "demo.sh: no memprobe section on the guest's console" >&2; exit 1; }
+vmcore=$build/demo.vmcore
+rm -f "$vmcore"
+export GUEST_SERIAL GUEST_RAM GUEST_MEM_MB GUEST_QEMU_PID  # for demo-panic.sh
 init_task=$(guest_sym init_task)
 echo "+ the guest says: $(guest_truth version)"
 cmds=(
@@ -110,12 +127,22 @@ cmds=(
   "x/4gx 0x1000"
   "monitor phys off"
   "monitor stats"
+  # The guest panics (demo-panic.sh); gdb stays attached and reads the panicked kernel.
+  "shell $root/qemu-test/demo-panic.sh"
+  "monitor ps"
+  "monitor bt $mp_pid"
+  "monitor dmesg -n 4"
+  "shell echo '==> ['\$(( \$(date +%s) - $DEMO_T0 ))' s] writing a vmcore of the panicked guest (progress every 0.5 s)'"
+  "monitor dump $vmcore"
+  "shell echo \"+ $vmcore: \$(du -h --apparent-size $vmcore | cut -f1) (\$(du -h $vmcore | cut -f1) on disk; zero pages are holes)\""
 )
 gdb_args=(-nx -q -ex "set pagination off" -ex "set confirm off" -ex "set print elements 0")
 for c in "${cmds[@]}"; do
-  gdb_args+=(-ex "echo (gdb) $c\\n" -ex "$c")
+  # The demo's own steps (`shell ...`) print their progress line instead of the command.
+  [[ $c == shell\ * ]] || gdb_args+=(-ex "echo (gdb) $c\\n")
+  gdb_args+=(-ex "$c")
 done
-step "gdb"
+step "gdb: the live guest, then its panic"
 if (( interactive )); then
   gdb "${gdb_args[@]}"
   exit 0
@@ -137,4 +164,14 @@ if ! grep -qF '= "swapper/0' "$GUEST_DIR/gdb.log"; then
   echo "demo.sh: FAILED: p init_task.comm did not print \"swapper/0\" (no symbol file?)" >&2
   exit 1
 fi
-step "done: x/s linux_banner printed the guest's /proc/version; monitor ps listed its tasks; p init_task.comm typed with no vmlinux"
+# After the panic: the panicking task's stack shows the sysrq crash handler.
+if ! grep -qE '^ *#[0-9]+ .*sysrq_handle_crash' "$GUEST_DIR/gdb.log"; then
+  echo "demo.sh: FAILED: monitor bt $mp_pid (the panicking task) did not show sysrq_handle_crash" >&2
+  exit 1
+fi
+# And the vmcore was written: an ELF core.
+if [[ $(head -c 4 "$vmcore" 2>/dev/null | od -An -c | tr -d ' ') != '177ELF' ]]; then
+  echo "demo.sh: FAILED: monitor dump did not write an ELF vmcore to $vmcore" >&2
+  exit 1
+fi
+step "done: x/s linux_banner printed the guest's /proc/version; monitor ps listed its tasks; p init_task.comm typed with no vmlinux; after the panic monitor bt showed sysrq_handle_crash and $vmcore was written (drgn -c $vmcore, crash VMLINUX $vmcore)"

@@ -430,3 +430,37 @@ sim_check_no_writes() {
   if [[ $viol == 0 ]]; then pass "tlpsim received no write TLP"
   else fail "tlpsim write violations: '${viol:-no counter line}': $(tail -n 3 "$log")"; fi
 }
+
+# ---- memprobe: a guest process that panics the kernel on request (qemu-test/memprobe.c) ------
+
+# memprobe_initrd BASE_INITRD OUT: BASE_INITRD with tlpstub-memprobe (gcc -static) appended and
+# started by init (it prints the `memprobe` section: its pid, and the physical address of the
+# word it polls). Needs gcc and a static libc (libc6-dev).
+memprobe_initrd() {
+  local base=$1 out=$2 work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/tlpstub-memprobe.XXXXXX")
+  mkdir -p "$work/root/bin" "$work/root/etc/tlpstub-init.d"
+  gcc -O2 -static -o "$work/root/bin/tlpstub-memprobe" "$GUEST_LIB_DIR/memprobe.c" ||
+    { rm -rf "$work"; return 1; }
+  echo /bin/tlpstub-memprobe >"$work/root/etc/tlpstub-init.d/memprobe.sh"
+  (cd "$work/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
+    gzip -n >"$work/memprobe.cpio.gz"
+  cat "$base" "$work/memprobe.cpio.gz" >"$out"
+  rm -rf "$work"
+}
+
+# memprobe_panic: writes the magic word into memprobe's trigger in the guest's RAM file; the
+# program then writes `c` to /proc/sysrq-trigger (the panicking task is memprobe, in write()).
+# Returns once the serial console shows the end of the panic message.
+memprobe_panic() {
+  local pa
+  pa=$(guest_truth memprobe trigger_pa)
+  [[ -n $pa && $pa != 0x0 ]] || guest_die "no memprobe trigger address on the serial console"
+  python3 - "$GUEST_RAM" "$(guest_ram_offset "$pa")" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:  # the guest's RAM: the program polls this word
+    f.seek(int(sys.argv[2]))
+    f.write(struct.pack("<Q", 0x7470616e69632121))  # kMemprobeMagic in memprobe.c
+PY
+  guest_wait_ready 60 'end Kernel panic'
+}
