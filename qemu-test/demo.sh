@@ -27,7 +27,7 @@ while (($#)); do
     --kernel) kernel=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
     --interactive) interactive=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
