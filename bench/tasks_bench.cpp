@@ -21,7 +21,12 @@
 
 #include "common/bytes.hpp"
 #include "kernel/discovery.hpp"
+#include "kernel/address_space.hpp"
+#include "kernel/linux/orc.hpp"
+#include "kernel/linux/switch_frame.hpp"
 #include "kernel/linux/task_layout.hpp"
+#include "kernel/linux/task_stacks.hpp"
+#include "kernel/linux/unwind.hpp"
 #include "kernel/linux/tasks.hpp"
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/kallsyms.hpp"
@@ -100,6 +105,59 @@ SerialCount serial_walk(kernel::KernelReader& rd, const kernel::TaskLayout& l,
   return n;
 }
 
+// `monitor bt all`'s reads of every task's stack and their ORC unwinds; `batched`: one
+// read_task_stacks (kernel/linux/task_stacks.hpp), else per task a switch-frame read and then
+// the whole stack, one task after the other (what bt did before). Counts clean traces.
+std::size_t trace_all(PhysicalMemory& mem, const kernel::KernelImage& img,
+                      const kernel::TaskLayout& l, const kernel::KernelRegions& r,
+                      const kernel::OrcTable& orc, const std::vector<kernel::Task>& tasks,
+                      bool batched) {
+  constexpr std::uint64_t kThreadSize = 16 << 10;
+  kernel::PageWalker walker(mem, img.levels, img.sme_mask);
+  kernel::AddressSpace as(mem, walker, img.top);
+  std::vector<const kernel::Task*> ptrs;
+  for (const kernel::Task& t : tasks) ptrs.push_back(&t);
+  std::vector<kernel::TaskStack> stacks;
+  if (batched) {
+    stacks = kernel::read_task_stacks(as, ptrs, kThreadSize, true);
+  } else {
+    for (const kernel::Task* t : ptrs) {
+      kernel::TaskStack st;
+      st.base = t->stack;
+      if (t->stack && !t->running_on &&
+          !kernel::read_switch_frame(as, l, t->saved_sp, r.image_start, r.image_end)) {
+        stacks.push_back(st);
+        continue;
+      }
+      std::vector<std::uint8_t> b(kThreadSize);
+      if (t->stack && as.read(VirtAddr(t->stack), b).complete()) st.bytes = std::move(b);
+      stacks.push_back(std::move(st));
+    }
+  }
+  std::size_t clean = 0;
+  for (std::size_t i = 0; i < ptrs.size(); ++i) {
+    const kernel::Task& t = *ptrs[i];
+    const kernel::TaskStack& st = stacks[i];
+    if (!st.bytes) continue;
+    const kernel::StackImage img_{st.base, *st.bytes};
+    kernel::StackTrace tr;
+    if (t.running_on) {
+      tr = kernel::scan_stack(img_, orc, r.image_start, r.image_end);
+    } else {
+      const std::uint64_t off = t.saved_sp - st.base;
+      if (t.saved_sp < st.base || off > st.bytes->size()) continue;
+      auto fr = kernel::decode_switch_frame(l, t.saved_sp,
+                                            std::span(*st.bytes).subspan(off), r.image_start,
+                                            r.image_end);
+      if (!fr) continue;
+      tr = kernel::unwind_stack(img_, &orc, {fr->rip, fr->rsp, fr->rbp, false}, r.image_start,
+                                r.image_end);
+    }
+    clean += tr.complete;
+  }
+  return clean;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,6 +209,12 @@ int main(int argc, char** argv) {
   no.adapter_ip = net + "2";
   no.local_ip = net + "1";
 
+  auto orc_fmt = kernel::orc_format(&types, img->release);
+  if (!orc_fmt) return std::fprintf(stderr, "ORC: %s\n", orc_fmt.error().message.c_str()), 1;
+  kernel::KernelReader local_rd(local, regions);
+  auto orc = kernel::read_orc_table(local_rd, syms->table, *orc_fmt);
+  if (!orc) return std::fprintf(stderr, "ORC: %s\n", orc.error().message.c_str()), 1;
+
   fmt::print("{}, link latency {} us\n", img->release, latency_us);
   for (int run = 0; run < runs; ++run) {
     auto c = NetTlpClient::open(no);
@@ -182,6 +246,27 @@ int main(int argc, char** argv) {
                "requests  {:.1f} batches/task  ({:.1f}x the IDR walk's time)\n",
                t2 * 1e3, n.tasks, n.processes, st2.batches.load(), st2.requests.load(),
                double(st2.batches.load()) / double(std::max<std::size_t>(n.tasks, 1)), t2 / t);
+    c2->reset();
+    // bt all: the stacks of the tasks the IDR walk found, read and unwound.
+    double bt_batched = 0;
+    for (bool batched : {true, false}) {
+      auto c3 = NetTlpClient::open(no);
+      if (!c3) return std::fprintf(stderr, "client: %s\n", c3.error().message.c_str()), 1;
+      t0 = Clock::now();
+      const std::size_t clean =
+          trace_all(**c3, *img, *layout, regions, *orc, l->tasks, batched);
+      const double t3 = since(t0);
+      if (batched) bt_batched = t3;
+      const TransportStats& st3 = (*c3)->stats();
+      fmt::print("  bt all {:9} {:8.1f} ms  {:5} tasks ({} traced to the end)  {:6} batches  "
+                 "{:6} requests  {:6} completions  {:.1f} MiB{}\n",
+                 batched ? "batched" : "per task", t3 * 1e3, l->tasks.size(), clean,
+                 st3.batches.load(), st3.requests.load(), st3.completions.load(),
+                 double(st3.bytes.load()) / 1048576.0,
+                 batched ? std::string() : fmt::format("  ({:.1f}x the batched time)",
+                                                       t3 / bt_batched));
+      c3->reset();
+    }
   }
   (*sim)->stop();
   return 0;
