@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "app/commands/commands.hpp"
 #include "kernel/address_space.hpp"
 #include "kernel/linux/switch_frame.hpp"
 #include "kernel/linux/task_layout.hpp"
@@ -44,7 +45,17 @@ std::optional<stub::RegisterSet> task_registers(SessionState& s, std::int64_t id
   const auto& sc = s.snapshot().space;
   const auto& img = s.snapshot().discovery.image;
   const TypesStatus ty = s.context().types();
-  if (task->running_on || !sc || !img || !ty.types) return regs;
+  using stub::Reg;
+  if (task->running_on) {
+    // Its registers are in the CPU: the innermost frame that `monitor bt`'s stack scan finds
+    // stands in (rip there, rsp just above its return address); everything else unavailable.
+    if (auto f = commands::scanned_start(s, *task)) {
+      regs.set(Reg::rip, f->ip);
+      regs.set(Reg::rsp, f->sp);
+    }
+    return regs;
+  }
+  if (!sc || !img || !ty.types) return regs;
   auto layout = kernel::task_layout(*ty.types);
   if (!layout) return regs;
   kernel::AddressSpace as(s.memory(), s.walker_for(*sc), sc->top);
@@ -52,8 +63,7 @@ std::optional<stub::RegisterSet> task_registers(SessionState& s, std::int64_t id
   const kernel::SymbolTable& table = s.symbols().symbols ? s.symbols().symbols->table : kNone;
   const kernel::KernelRegions r = kernel::kernel_regions(*img, table, 0);
   auto fr = kernel::read_switch_frame(as, *layout, task->saved_sp, r.image_start, r.image_end);
-  if (!fr) return regs;  // the placeholder, as for a running task
-  using stub::Reg;
+  if (!fr) return regs;  // the placeholder
   regs.set(Reg::rip, fr->rip);
   regs.set(Reg::rsp, fr->rsp);
   regs.set(Reg::rbp, fr->rbp);

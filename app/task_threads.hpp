@@ -7,10 +7,14 @@
 // gdb selects on attach is pid 1.
 //
 // Registers: a sleeping task's come from its switch frame (kernel/linux/switch_frame.hpp):
-// rip, rsp, rbp, rbx, r12-r15, everything else unavailable. A task running on a CPU (rq->curr)
-// has no saved state in memory that is current (its thread.sp is from its last switch and its
-// live registers are in the CPU), so it reports, like the kernel pseudo-thread, only the
-// placeholder rip = _text (gdb 13 refuses a thread without a PC) and cr3; README says so.
+// rip, rsp, rbp, rbx, r12-r15, everything else unavailable. A task running on a CPU (rq->curr,
+// and the one that panicked) has no saved state in memory that is current (its thread.sp is
+// from its last switch and its live registers are in the CPU): it reports rip and rsp of the
+// innermost frame that `monitor bt`'s stack scan finds (kernel::scan_stack: the lowest word
+// of its stack that starts a clean ORC walk to the stack's end; rsp just above that return
+// address), so gdb's `bt` with a vmlinux starts where `monitor bt` does. Where the scan finds
+// nothing (no ORC), only the placeholder rip = _text (gdb 13 refuses a thread without a PC)
+// and cr3, as for the kernel pseudo-thread. README says so.
 // When tasks cannot be listed (no symbols or types yet), the kernel pseudo-thread stands in.
 #pragma once
 

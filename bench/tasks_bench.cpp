@@ -21,7 +21,12 @@
 
 #include "common/bytes.hpp"
 #include "kernel/discovery.hpp"
+#include "kernel/address_space.hpp"
+#include "kernel/linux/orc.hpp"
+#include "kernel/linux/switch_frame.hpp"
 #include "kernel/linux/task_layout.hpp"
+#include "kernel/linux/task_stacks.hpp"
+#include "kernel/linux/unwind.hpp"
 #include "kernel/linux/tasks.hpp"
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/kallsyms.hpp"
@@ -38,8 +43,15 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// One dependent read at a time: what a lister without batching costs.
-std::size_t serial_walk(kernel::KernelReader& rd, const kernel::TaskLayout& l,
+// One dependent read at a time: what a lister without batching costs (the reference lister
+// issued ~6 per task). Processes from the tasks list, then each one's threads from its
+// signal->thread_head ring (6.7+ and 6.1 stable; the thread_group ring before), so it lists
+// the same tasks as the IDR walk but for the idle ones.
+struct SerialCount {
+  std::size_t processes = 0, tasks = 0;
+};
+
+SerialCount serial_walk(kernel::KernelReader& rd, const kernel::TaskLayout& l,
                         std::uint64_t init_task, std::size_t cap) {
   auto u64 = [&](std::uint64_t va, std::uint64_t size) -> std::optional<std::uint64_t> {
     std::uint8_t b[16] = {};
@@ -48,13 +60,8 @@ std::size_t serial_walk(kernel::KernelReader& rd, const kernel::TaskLayout& l,
     if (!st[0]) return std::nullopt;
     return size >= 8 ? load_le64(b) : load_le32(b);
   };
-  std::size_t n = 0;
-  std::uint64_t head = init_task + l.tasks.offset, link = head;
-  std::unordered_set<std::uint64_t> seen;
-  while (n < cap) {
-    auto next = u64(link + l.list_next.offset, 8);
-    if (!next || *next == head || !seen.insert(*next).second) break;
-    const std::uint64_t t = *next - l.tasks.offset;
+  // The fields of one task, one read each, as `ps` needs them.
+  auto fields = [&](std::uint64_t t) {
     auto pid = u64(t + l.pid.offset, 4);
     auto tgid = u64(t + l.tgid.offset, 4);
     auto state = u64(t + l.state.offset, 4);
@@ -63,11 +70,92 @@ std::size_t serial_walk(kernel::KernelReader& rd, const kernel::TaskLayout& l,
     (void)rd.read(std::span(&r, 1));
     auto parent = u64(t + l.real_parent.offset, 8);
     if (parent) (void)u64(*parent + l.tgid.offset, 4);
-    if (!pid || !tgid || !state) break;
+    return pid && tgid && state;
+  };
+  const bool headed = l.signal.present && l.thread_node.present && l.thread_head.present;
+  const kernel::Field node = headed ? l.thread_node : l.thread_group;
+  SerialCount n;
+  std::uint64_t head = init_task + l.tasks.offset, link = head;
+  std::unordered_set<std::uint64_t> seen;
+  while (n.tasks < cap) {
+    auto next = u64(link + l.list_next.offset, 8);
+    if (!next || *next == head || !seen.insert(*next).second) break;
+    const std::uint64_t t = *next - l.tasks.offset;
+    if (!fields(t)) break;
     link = *next;
-    ++n;
+    ++n.processes;
+    ++n.tasks;
+    if (!node.present) continue;
+    // Its other threads: the ring through task->thread_node (headed by signal->thread_head).
+    const std::uint64_t start = t + node.offset;
+    std::uint64_t ring_head = start;
+    if (headed) {
+      auto sig = u64(t + l.signal.offset, 8);
+      if (!sig) continue;
+      ring_head = *sig + l.thread_head.offset;
+    }
+    for (auto at = u64(start + l.list_next.offset, 8); at && n.tasks < cap;
+         at = u64(*at + l.list_next.offset, 8)) {
+      if (*at == ring_head && headed) at = u64(ring_head + l.list_next.offset, 8);
+      if (!at || *at == start || !seen.insert(*at).second) break;
+      if (!fields(*at - node.offset)) break;
+      ++n.tasks;
+    }
   }
   return n;
+}
+
+// `monitor bt all`'s reads of every task's stack and their ORC unwinds; `batched`: one
+// read_task_stacks (kernel/linux/task_stacks.hpp), else per task a switch-frame read and then
+// the whole stack, one task after the other (what bt did before). Counts clean traces.
+std::size_t trace_all(PhysicalMemory& mem, const kernel::KernelImage& img,
+                      const kernel::TaskLayout& l, const kernel::KernelRegions& r,
+                      const kernel::OrcTable& orc, const std::vector<kernel::Task>& tasks,
+                      bool batched) {
+  constexpr std::uint64_t kThreadSize = 16 << 10;
+  kernel::PageWalker walker(mem, img.levels, img.sme_mask);
+  kernel::AddressSpace as(mem, walker, img.top);
+  std::vector<const kernel::Task*> ptrs;
+  for (const kernel::Task& t : tasks) ptrs.push_back(&t);
+  std::vector<kernel::TaskStack> stacks;
+  if (batched) {
+    stacks = kernel::read_task_stacks(as, ptrs, kThreadSize, true);
+  } else {
+    for (const kernel::Task* t : ptrs) {
+      kernel::TaskStack st;
+      st.base = t->stack;
+      if (t->stack && !t->running_on &&
+          !kernel::read_switch_frame(as, l, t->saved_sp, r.image_start, r.image_end)) {
+        stacks.push_back(st);
+        continue;
+      }
+      std::vector<std::uint8_t> b(kThreadSize);
+      if (t->stack && as.read(VirtAddr(t->stack), b).complete()) st.bytes = std::move(b);
+      stacks.push_back(std::move(st));
+    }
+  }
+  std::size_t clean = 0;
+  for (std::size_t i = 0; i < ptrs.size(); ++i) {
+    const kernel::Task& t = *ptrs[i];
+    const kernel::TaskStack& st = stacks[i];
+    if (!st.bytes) continue;
+    const kernel::StackImage img_{st.base, *st.bytes};
+    kernel::StackTrace tr;
+    if (t.running_on) {
+      tr = kernel::scan_stack(img_, orc, r.image_start, r.image_end);
+    } else {
+      const std::uint64_t off = t.saved_sp - st.base;
+      if (t.saved_sp < st.base || off > st.bytes->size()) continue;
+      auto fr = kernel::decode_switch_frame(l, t.saved_sp,
+                                            std::span(*st.bytes).subspan(off), r.image_start,
+                                            r.image_end);
+      if (!fr) continue;
+      tr = kernel::unwind_stack(img_, &orc, {fr->rip, fr->rsp, fr->rbp, false}, r.image_start,
+                                r.image_end);
+    }
+    clean += tr.complete;
+  }
+  return clean;
 }
 
 }  // namespace
@@ -121,6 +209,12 @@ int main(int argc, char** argv) {
   no.adapter_ip = net + "2";
   no.local_ip = net + "1";
 
+  auto orc_fmt = kernel::orc_format(&types, img->release);
+  if (!orc_fmt) return std::fprintf(stderr, "ORC: %s\n", orc_fmt.error().message.c_str()), 1;
+  kernel::KernelReader local_rd(local, regions);
+  auto orc = kernel::read_orc_table(local_rd, syms->table, *orc_fmt);
+  if (!orc) return std::fprintf(stderr, "ORC: %s\n", orc.error().message.c_str()), 1;
+
   fmt::print("{}, link latency {} us\n", img->release, latency_us);
   for (int run = 0; run < runs; ++run) {
     auto c = NetTlpClient::open(no);
@@ -132,25 +226,47 @@ int main(int argc, char** argv) {
     const TransportStats& st = (*c)->stats();
     std::size_t leaders = 0;
     for (auto& x : l->tasks) leaders += !x.idle && x.leader();
-    const std::uint64_t batches = st.batches.load(), requests = st.requests.load();
+    const std::uint64_t batches = st.batches.load(), requests = st.requests.load(),
+                        completions = st.completions.load();
     fmt::print("  pid IDR walk     {:8.1f} ms  {:5} tasks ({} processes)  {:3} batches  {:6} "
-               "requests  {:.3f} batches/task{}\n",
-               t * 1e3, l->tasks.size(), leaders, batches, requests,
-               double(batches) / double(l->tasks.size()),
-               l->complete ? "" : "  (partial)");
+               "requests  {:6} completions  {:.1f} datagrams/task  {:.4f} batches/task{}\n",
+               t * 1e3, l->tasks.size(), leaders, batches, requests, completions,
+               double(requests + completions) / double(l->tasks.size()),
+               double(batches) / double(l->tasks.size()), l->complete ? "" : "  (partial)");
     c->reset();  // one client at a time on the link's address
     auto c2 = NetTlpClient::open(no);
     if (!c2) return std::fprintf(stderr, "client: %s\n", c2.error().message.c_str()), 1;
     kernel::KernelReader rd(**c2, regions);
     const kernel::Symbol* init = syms->table.find("init_task").front();
     t0 = Clock::now();
-    const std::size_t n = serial_walk(rd, *layout, init->address, 1u << 20);
+    const SerialCount n = serial_walk(rd, *layout, init->address, 1u << 20);
     const double t2 = since(t0);
     const TransportStats& st2 = (*c2)->stats();
-    fmt::print("  one-at-a-time    {:8.1f} ms  {:5} processes            {:6} batches  {:6} "
-               "requests  {:.1f} batches/task\n",
-               t2 * 1e3, n, st2.batches.load(), st2.requests.load(),
-               double(st2.batches.load()) / double(std::max<std::size_t>(n, 1)));
+    fmt::print("  one-at-a-time    {:8.1f} ms  {:5} tasks ({} processes)  {:6} batches  {:6} "
+               "requests  {:.1f} batches/task  ({:.1f}x the IDR walk's time)\n",
+               t2 * 1e3, n.tasks, n.processes, st2.batches.load(), st2.requests.load(),
+               double(st2.batches.load()) / double(std::max<std::size_t>(n.tasks, 1)), t2 / t);
+    c2->reset();
+    // bt all: the stacks of the tasks the IDR walk found, read and unwound.
+    double bt_batched = 0;
+    for (bool batched : {true, false}) {
+      auto c3 = NetTlpClient::open(no);
+      if (!c3) return std::fprintf(stderr, "client: %s\n", c3.error().message.c_str()), 1;
+      t0 = Clock::now();
+      const std::size_t clean =
+          trace_all(**c3, *img, *layout, regions, *orc, l->tasks, batched);
+      const double t3 = since(t0);
+      if (batched) bt_batched = t3;
+      const TransportStats& st3 = (*c3)->stats();
+      fmt::print("  bt all {:9} {:8.1f} ms  {:5} tasks ({} traced to the end)  {:6} batches  "
+                 "{:6} requests  {:6} completions  {:.1f} MiB{}\n",
+                 batched ? "batched" : "per task", t3 * 1e3, l->tasks.size(), clean,
+                 st3.batches.load(), st3.requests.load(), st3.completions.load(),
+                 double(st3.bytes.load()) / 1048576.0,
+                 batched ? std::string() : fmt::format("  ({:.1f}x the batched time)",
+                                                       t3 / bt_batched));
+      c3->reset();
+    }
   }
   (*sim)->stop();
   return 0;

@@ -13,7 +13,8 @@
 # trigger (its physical address from the program's /proc/self/pagemap, written in the RAM
 # file) and the program crashes the kernel through /proc/sysrq-trigger; after the panic the
 # same reads, `monitor ps` (the last ps of the guest), `monitor dmesg` ("sysrq triggered
-# crash") and `monitor bt PID` (the panicking task, stack scanned: sysrq_handle_crash).
+# crash") and `monitor bt PID` (the panicking task, stack scanned: sysrq_handle_crash), and
+# that task as a gdb thread (rip/rsp from the scanned frame, rbp unavailable).
 # Exit 77 when the tlpstub binary or gcc is missing (failures under CI=true).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,8 +98,11 @@ with open(sys.argv[1], "r+b") as f:  # the guest's RAM: the program polls this w
 PY
 guest_wait_ready 60 'end Kernel panic'
 sleep 2
+# The panicked task as a gdb thread: rip/rsp are the frame the stack scan of bt found.
 mp_reads ==PS== "monitor ps --json" ==D== "monitor dmesg" ==BT== "monitor bt $mp_pid --json" \
-  ==BTT== "monitor bt $mp_pid" >"$tmp/panic.log"
+  ==BTT== "monitor bt $mp_pid" \
+  "python [t.switch() for t in gdb.selected_inferior().threads() if t.ptid[1] == $mp_pid]" \
+  ==REGS== "p/x \$pc" "p/x \$sp" "p/x \$rbp" "info symbol \$pc" >"$tmp/panic.log"
 harness seg BTT <"$tmp/panic.log" | sed 's/^/    /'
 if python3 "$here/memprobe_check.py" --serial "$GUEST_SERIAL" --live "$tmp/live.log" \
      --panic "$tmp/panic.log" >"$tmp/memprobe.log" 2>&1; then

@@ -7,7 +7,8 @@ Ground truth (serial console): the `memprobe` section of qemu-test/memprobe.c (p
 counter=, text=), its `==TLPSTUB-MEMPROBE-CRASH counter=N==` line just before it wrote 'c' to
 /proc/sysrq-trigger, and the `pslast` section (busybox ps, the last before READY).
 LIVE.log / PANIC.log: gdb output cut by markers S (x/s of the string), C (x/gx of the counter);
-PANIC.log also PS (monitor ps --json), D (monitor dmesg), BT (monitor bt PID --json).
+PANIC.log also PS (monitor ps --json), D (monitor dmesg), BT (monitor bt PID --json), REGS (p/x $pc,
+$sp, $rbp of the panicked task's thread).
 Checks:
   live   x/s reads the program's string; x/gx a counter in [1, N]
   panic  x/s the same string; the counter is N exactly (frozen by the panic)
@@ -116,6 +117,17 @@ def main():
             fails.append(f"bt: panicking {tr['panicking']}, complete {tr['complete']}")
         if not tr["frames"] or tr["frames"][0]["method"] != "stack scan":
             fails.append("bt: the first frame was not found by the stack scan")
+        # Its thread registers: rip and rsp of that scanned frame, rbp unknown.
+        regs = harness.seg(panic, "REGS")
+        vals = re.findall(r"^\$\d+ = (\S+)", regs, re.M)
+        print(f"thread {pid} registers (pc sp rbp): {vals}")
+        def num(v):  # JSON addresses are hex strings
+            return int(v, 16) if isinstance(v, str) else v
+        f0 = tr["frames"][0] if tr["frames"] else None
+        if f0 and (len(vals) != 3 or int(vals[0], 16) != num(f0["ip"]) or
+                   int(vals[1], 16) != num(f0["sp"]) or "unavailable" not in vals[2]):
+            fails.append(f"thread {pid}: pc/sp/rbp {vals}, not the scanned frame "
+                         f"{f0['ip']}/{f0['sp']} and <unavailable>")
     for f in fails:
         print("FAIL:", f)
     return 1 if fails else 0

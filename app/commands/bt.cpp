@@ -19,6 +19,7 @@
 #include "kernel/linux/switch_frame.hpp"
 #include "kernel/linux/task_layout.hpp"
 #include "kernel/linux/unwind.hpp"
+#include "kernel/linux/task_stacks.hpp"
 
 namespace tlpstub::app::commands {
 
@@ -109,7 +110,7 @@ struct BtContext {
   std::uint64_t thread_size = kBtDefaultThreadSize;
 };
 
-BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
+BtTask bt_trace(const BtContext& c, const kernel::Task& t, const kernel::TaskStack& st) {
   BtTask r;
   r.task = &t;
   if (t.stack == 0) {  // freed at exit (put_task_stack(), THREAD_INFO_IN_TASK kernels)
@@ -128,22 +129,22 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
     r.end = on_cpu + ": no saved frame, and no ORC to scan the stack with";
     return r;
   }
+  if (!st.bytes) {
+    r.end = !st.why.empty() ? st.why
+                            : fmt::format("stack [{:#x}, {:#x}) unreadable", st.base,
+                                          t.stack + c.thread_size);
+    return r;
+  }
+  const std::vector<std::uint8_t>& buf = *st.bytes;
   std::optional<kernel::SwitchFrame> frame;
   if (!t.running_on) {
-    auto fr = kernel::read_switch_frame(c.as, c.layout, t.saved_sp, c.regions.image_start,
-                                        c.regions.image_end);
+    auto fr = kernel::decode_switch_frame(c.layout, t.saved_sp, buf, c.regions.image_start,
+                                          c.regions.image_end);
     if (!fr) {
       r.end = "no switch frame: " + fr.error().message;
       return r;
     }
     frame = *fr;
-  }
-  std::vector<std::uint8_t> buf(c.thread_size);
-  kernel::ReadOutcome o = c.as.read(VirtAddr(t.stack), buf);
-  if (!o.complete()) {
-    r.end = fmt::format("stack [{:#x}, +{:#x}) unreadable: {}", t.stack, c.thread_size,
-                        o.fault->message);
-    return r;
   }
   kernel::StackTrace tr;
   bool start_exact = false;  // the first ip is where the task resumes, not a return address
@@ -153,7 +154,7 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
     // address (unwind_orc.c __unwind_start).
     for (const char* name : {"ret_from_fork", "ret_from_fork_asm"})
       if (bt_symbol(c.syms, name) == frame->rip) start.signal = start_exact = true;
-    tr = kernel::unwind_stack({t.stack, buf}, c.orc, start, c.regions.image_start,
+    tr = kernel::unwind_stack({st.base, buf}, c.orc, start, c.regions.image_start,
                               c.regions.image_end);
   } else {
     // A function's address kept on the stack (a pointer, not a return address) has its
@@ -162,7 +163,7 @@ BtTask bt_trace(const BtContext& c, const kernel::Task& t) {
       auto at = c.syms.nearest(ip - 1);
       return !at || !at->symbol->name.starts_with("__pfx_");
     };
-    tr = kernel::scan_stack({t.stack, buf}, *c.orc, c.regions.image_start, c.regions.image_end,
+    tr = kernel::scan_stack({st.base, buf}, *c.orc, c.regions.image_start, c.regions.image_end,
                             {}, not_padding);
     tr.end = fmt::format("{}: stack scanned, the innermost frames may be stale; {}", on_cpu,
                          tr.end);
@@ -294,12 +295,37 @@ Result<void> bt_run(SessionState& s, const stub::MonitorArgs& a, const stub::Out
   kernel::AddressSpace as(s.memory(), s.walker_for(*sc), sc->top);
   BtContext c{as, *layout, syms, *orc ? &**orc : nullptr, kernel::kernel_regions(*img, syms, 0),
               bt_thread_size(syms)};
-  for (const kernel::Task* t : *chosen) row.tasks.push_back(bt_trace(c, *t));
+  const std::vector<kernel::TaskStack> stacks =
+      kernel::read_task_stacks(as, *chosen, c.thread_size, c.orc != nullptr);
+  for (std::size_t i = 0; i < chosen->size(); ++i)
+    row.tasks.push_back(bt_trace(c, *(*chosen)[i], stacks[i]));
   emit(a, row, out);
   return {};
 }
 
 }  // namespace
+
+std::optional<kernel::StackFrame> scanned_start(SessionState& s, const kernel::Task& t) {
+  const auto& sc = s.snapshot().space;
+  const auto& img = s.snapshot().discovery.image;
+  const TypesStatus ty = s.context().types();
+  const SymbolsStatus& sy = s.symbols();
+  if (!t.running_on || !sc || !img || !ty.types || !sy.symbols) return std::nullopt;
+  auto layout = kernel::task_layout(*ty.types);
+  if (!layout || !layout->stack.present) return std::nullopt;
+  const kernel::SymbolTable& syms = sy.symbols->table;
+  auto orc = bt_orc(s, *img, syms, ty.types.get());
+  if (!*orc) return std::nullopt;
+  kernel::AddressSpace as(s.memory(), s.walker_for(*sc), sc->top);
+  BtContext c{as, *layout, syms, &**orc, kernel::kernel_regions(*img, syms, 0),
+              bt_thread_size(syms)};
+  const kernel::Task* one[] = {&t};
+  const std::vector<kernel::TaskStack> stacks =
+      kernel::read_task_stacks(as, one, c.thread_size, true);
+  const BtTask r = bt_trace(c, t, stacks[0]);
+  if (r.frames.empty() || r.frames[0].f.method != kernel::FrameMethod::scan) return std::nullopt;
+  return r.frames[0].f;
+}
 
 stub::MonitorCommand bt_command(SessionState& s) {
   stub::MonitorCommand c{

@@ -4,11 +4,13 @@
 // message when it is missing.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "app/session_state.hpp"
 #include "common/json.hpp"
+#include "kernel/linux/unwind.hpp"
 #include "kernel/paging.hpp"
 #include "stub/monitor.hpp"
 
@@ -48,6 +50,10 @@ stub::MonitorCommand kconfig_command(SessionState& s);
 stub::MonitorCommand ps_command(SessionState& s);
 stub::MonitorCommand task_command(SessionState& s);
 stub::MonitorCommand bt_command(SessionState& s);
+// For a task on a CPU (rq->curr, or the one that panicked): the innermost frame that the stack
+// scan of `monitor bt` finds (ip, and sp just above its return address); nullopt without ORC
+// or when no word starts a clean walk. The thread registers of such a task show it.
+std::optional<kernel::StackFrame> scanned_start(SessionState& s, const kernel::Task& t);
 stub::MonitorCommand symbol_file_monitor_command(SessionState& s);
 stub::MonitorCommand dump_command(SessionState& s);
 

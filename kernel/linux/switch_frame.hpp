@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "common/error.hpp"
 #include "kernel/address_space.hpp"
@@ -28,5 +29,11 @@ struct SwitchFrame {
 Result<SwitchFrame> read_switch_frame(AddressSpace& as, const TaskLayout& l,
                                       std::uint64_t saved_sp, std::uint64_t text_start,
                                       std::uint64_t text_end);
+
+// The same from bytes already read at saved_sp (`monitor bt all` reads each sleeping task's
+// stack from thread.sp up in one batch: the frame is its first bytes).
+Result<SwitchFrame> decode_switch_frame(const TaskLayout& l, std::uint64_t saved_sp,
+                                        std::span<const std::uint8_t> bytes,
+                                        std::uint64_t text_start, std::uint64_t text_end);
 
 }  // namespace tlpstub::kernel

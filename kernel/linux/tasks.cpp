@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/bytes.hpp"
+#include "kernel/linux/read_plan.hpp"
 #include "kernel/linux/task_layout.hpp"
 #include "kernel/linux/task_state.hpp"
 
@@ -38,35 +39,6 @@ std::uint64_t get_at(std::span<const std::uint8_t> buf, std::uint64_t off, std::
   return get(buf, 0, Field{off, size, true});
 }
 
-// The spans of task_struct to read: the fields, merged where they lie close (one range each
-// in the batch; reading the whole 10 KiB would cost bandwidth, not round trips). Each request
-// on the link carries up to 512 bytes (NetTLP MRRS) and costs far more than the bytes in it,
-// so gaps below 512 bytes are read rather than split: 6.12's fields become 3 spans, about 4
-// requests per task (measured: 9 with 64-byte gaps).
-struct SpanPlan {
-  std::uint64_t base = 0, extent = 0;  // buffer covers [base, base + extent)
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;  // (offset, size)
-};
-
-SpanPlan plan_spans(std::vector<Field> fields, std::uint64_t gap = 512) {
-  std::erase_if(fields, [](const Field& f) { return !f.present || f.size == 0; });
-  std::sort(fields.begin(), fields.end(),
-            [](const Field& a, const Field& b) { return a.offset < b.offset; });
-  SpanPlan p;
-  if (fields.empty()) return p;
-  p.base = fields.front().offset;
-  for (const Field& f : fields) {
-    if (!p.spans.empty() && f.offset <= p.spans.back().first + p.spans.back().second + gap) {
-      auto& s = p.spans.back();
-      s.second = std::max(s.second, f.end() - s.first);
-    } else {
-      p.spans.push_back({f.offset, f.size});
-    }
-  }
-  p.extent = p.spans.back().first + p.spans.back().second - p.base;
-  return p;
-}
-
 std::string printable(std::span<const std::uint8_t> b) {
   std::string s;
   for (std::uint8_t c : b) {
@@ -86,8 +58,8 @@ class Walker {
  public:
   Walker(KernelReader& rd, const TaskLayout& l, const TaskLimits& lim)
       : rd_(rd), l_(l), lim_(lim) {
-    plan_ = plan_spans({l.state, l.exit_state, l.flags, l.tasks, l.pid, l.tgid, l.real_parent,
-                        l.mm, l.comm, l.pid_links,
+    plan_ = ReadPlan({l.state, l.exit_state, l.flags, l.tasks, l.pid, l.tgid, l.real_parent,
+                        l.mm, l.comm,
                         Field{l.pid_links.offset + l.hnode_pprev.offset, 8, l.pid_links.present &&
                                                                                 l.hnode_pprev.present},
                         l.thread_sp, l.cpu, l.on_cpu, l.stack});
@@ -109,7 +81,7 @@ class Walker {
     for (std::size_t i = 0; i < addrs.size(); ++i) {
       if (addrs[i] % 8 != 0 || !rd_.valid(addrs[i] + plan_.base, plan_.extent, 1)) continue;
       bufs[i].assign(plan_.extent, 0);
-      for (auto [off, size] : plan_.spans) {
+      for (auto [off, size] : plan_.spans(addrs[i])) {
         reads.push_back({addrs[i] + off, std::span(bufs[i]).subspan(off - plan_.base, size)});
         owner.push_back(i);
       }
@@ -288,7 +260,7 @@ class Walker {
   std::vector<PidTask> read_pids(const std::vector<IdrEntry>& entries, int& transient) {
     const Field first{l_.pid_tasks.offset, 8, true};  // tasks[PIDTYPE_PID].first
     const Field nr{l_.pid_numbers.offset + l_.upid_nr.offset, 4, true};
-    SpanPlan p = plan_spans({l_.pid_level, first, nr});
+    ReadPlan p({l_.pid_level, first, nr});
     std::vector<std::vector<std::uint8_t>> bufs(entries.size());
     std::vector<VaRead> reads;
     std::vector<std::size_t> idx;
@@ -299,7 +271,7 @@ class Walker {
         continue;
       }
       bufs[i].assign(p.extent, 0);
-      for (auto [off, size] : p.spans) {
+      for (auto [off, size] : p.spans(entries[i].pid)) {
         reads.push_back({entries[i].pid + off, std::span(bufs[i]).subspan(off - p.base, size)});
         idx.push_back(i);
       }
@@ -338,7 +310,7 @@ class Walker {
   KernelReader& rd_;
   const TaskLayout& l_;
   const TaskLimits& lim_;
-  SpanPlan plan_;
+  ReadPlan plan_;
 };
 
 // The first symbol of that name that is an address (not a per-CPU offset).
