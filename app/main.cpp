@@ -18,6 +18,7 @@
 #include "app/target_context.hpp"
 #include "kernel/paging.hpp"
 #include "kernel/paging_probe.hpp"
+#include "kernel/symbols/vmlinux_profile.hpp"
 #include "stub/server.hpp"
 #include "transport/counting_memory.hpp"
 #include "transport/kdump_file.hpp"
@@ -121,6 +122,25 @@ int dump_and_exit(app::TargetContext& ctx, PhysicalMemory& mem, const app::Optio
   return 0;
 }
 
+
+// --make-profile: a vmlinux's profile (kernel/symbols/vmlinux_profile.hpp), no target.
+int make_profile_and_exit(const app::Options& o) {
+  auto vp = kernel::profile_from_vmlinux_file(o.make_profile);
+  if (!vp) {
+    spdlog::error("--make-profile: {}", vp.error().message);
+    return 1;
+  }
+  if (auto w = kernel::save_profile_file(vp->profile, o.out_file); !w) {
+    spdlog::error("--make-profile: {}", w.error().message);
+    return 1;
+  }
+  spdlog::info("profile of {} (release '{}', build id '{}', BTF {} types in {} bytes): {} "
+               "members, {} struct sizes written to {}",
+               o.make_profile, vp->profile.release, vp->profile.build_id, vp->btf_types,
+               vp->btf_bytes, vp->profile.members.size(), vp->profile.sizes.size(), o.out_file);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +160,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   setup_logging(opts->verbosity);
+  if (!opts->make_profile.empty()) return make_profile_and_exit(*opts);
 
   auto mem = open_memory(*opts);
   if (!mem) {

@@ -10,6 +10,7 @@ namespace tlpstub::app {
 
 std::string usage_text() {
   return R"(usage: tlpstub (--memory FILE [--map SPEC] | --nettlp ADAPTER_IP --local LOCAL_IP) [options]
+       tlpstub --make-profile VMLINUX --out FILE
 
 Serves a target's physical memory to gdb as a read-only x86-64 kernel target.
   target remote 127.0.0.1:1234      (in gdb)
@@ -39,6 +40,11 @@ Types:
                          they override BTF and inference for the members the file holds.
                          A profile for another kernel release or build id is refused
   --profile-force        use the --profile even when its release or build id differs
+
+Profile from a vmlinux (instead of serving gdb; no target needed):
+  --make-profile VMLINUX write the profile of a vmlinux file (its .BTF, the release of its
+                         linux_banner, its GNU build id) to --out FILE, for --profile, exit
+  --out FILE             where --make-profile writes
 
 Dump (instead of serving gdb):
   --dump PATH            discover the kernel, write an ELF vmcore of its RAM to PATH, exit
@@ -89,7 +95,8 @@ Result<std::uint64_t> number_arg(const char* flag, const char* value, std::uint6
 Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
-    kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel, kAllow, kMaxClients
+    kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel, kAllow, kMaxClients,
+    kMakeProfile, kOut
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -112,6 +119,8 @@ Result<Options> parse_options(int argc, char** argv) {
       {"level", required_argument, nullptr, kLevel},
       {"allow", required_argument, nullptr, kAllow},
       {"max-clients", required_argument, nullptr, kMaxClients},
+      {"make-profile", required_argument, nullptr, kMakeProfile},
+      {"out", required_argument, nullptr, kOut},
       {"help", no_argument, nullptr, 'h'},
       {"help-markdown", no_argument, nullptr, 'M'},
       {"version", no_argument, nullptr, 'V'},
@@ -190,6 +199,8 @@ Result<Options> parse_options(int argc, char** argv) {
       case kProfile: o.profile_file = optarg; break;
       case kProfileForce: o.profile_force = true; break;
       case kDump: o.dump_path = optarg; break;
+      case kMakeProfile: o.make_profile = optarg; break;
+      case kOut: o.out_file = optarg; break;
       case kLevel: {
         auto v = number_arg("--level", optarg, 0, 31);
         if (!v) return std::unexpected(v.error());
@@ -217,6 +228,16 @@ Result<Options> parse_options(int argc, char** argv) {
   }
   if (optind < argc)
     return fail(Errc::invalid_argument, fmt::format("unexpected argument '{}'", argv[optind]));
+  // --make-profile reads a file, not a target: nothing else applies.
+  if (!o.make_profile.empty()) {
+    if (o.out_file.empty()) return fail(Errc::invalid_argument, "--make-profile needs --out FILE");
+    if (!o.memory_file.empty() || !o.nettlp_adapter.empty() || !o.profile_file.empty() ||
+        !o.dump_path.empty())
+      return fail(Errc::invalid_argument,
+                  "--make-profile reads a vmlinux only: drop --memory, --nettlp, --profile, --dump");
+    return o;
+  }
+  if (!o.out_file.empty()) return fail(Errc::invalid_argument, "--out applies to --make-profile only");
   if (o.memory_file.empty() == o.nettlp_adapter.empty())
     return fail(Errc::invalid_argument, "give exactly one of --memory FILE or --nettlp IP");
   if (!o.nettlp_adapter.empty() && o.nettlp_local.empty())

@@ -42,6 +42,9 @@ struct Options {
   std::size_t packet_size = 0x20000;
   int verbosity = 0;
 
+  // --make-profile VMLINUX --out FILE: write the vmlinux's profile and exit.
+  std::string make_profile, out_file;
+
   // --dump PATH: write a vmcore and exit instead of serving gdb.
   std::string dump_path;
   std::optional<unsigned> dump_level;  // default: 1 (zero pages)  // 0 info, 1 (-v) trace packets, 2 (-vv) everything

@@ -31,6 +31,7 @@
 #include "kernel/discovery.hpp"
 #include "kernel/symbols/btf_locate.hpp"
 #include "kernel/symbols/kallsyms.hpp"
+#include "kernel/symbols/offset_inference.hpp"
 #include "transport/memory_file.hpp"
 #include "transport/nettlp_client.hpp"
 #include "transport/tlpsim.hpp"
@@ -157,6 +158,18 @@ void recover_symbols_and_types(PhysicalMemory& link, const kernel::KernelImage& 
   const kernel::KallsymsReport& r = syms->report;
   fmt::print("    + kallsyms  {:7.3f} s  {:8.2f} MiB read  {:7} reads  -> {} symbols ({})\n",
              seconds_since(t0), r.bytes / 1048576.0, r.reads, r.count, r.method);
+  // The no-BTF path (kernels without BTF): offset inference from init_task and kernel code,
+  // timed on the same link whether or not the kernel has BTF; it reads no BTF.
+  t0 = Clock::now();
+  auto inf = kernel::infer_offsets(link, img, syms->table);
+  if (!inf) {
+    fmt::print("    + inference FAILED: {}\n", inf.error().message);
+  } else {
+    fmt::print("    + inference {:7.3f} s  {:8.2f} MiB read  {:7} reads  -> {} members found, "
+               "{} missing, {} tasks on the ring\n",
+               seconds_since(t0), inf->cost.bytes / 1048576.0, inf->cost.reads,
+               inf->found_count(), inf->missing.size(), inf->tasks_seen);
+  }
   t0 = Clock::now();
   auto btf = kernel::recover_btf(link, img, kernel::btf_range(syms->table));
   if (!btf) {

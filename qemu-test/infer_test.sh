@@ -12,14 +12,33 @@
 # Profiles: the intact run saves `monitor profile save P`; tlpstub on the wiped copy with
 # --profile P must give `monitor offsets` equal to BTF's for every member BTF knows (source
 # "profile") and `monitor ps --json` equal to the BTF run's; P with another release written in
-# must be refused (types fail, naming both releases).
+# must be refused (types fail, naming both releases). With --vmlinux (the -dbg package's
+# vmlinux, fetch-kernel.sh --vmlinux), `tlpstub --make-profile VMLINUX --out P2` must give a
+# profile that loads on the wiped copy (its release and build id equal the running kernel's)
+# and gives the same offsets and ps as BTF.
+# Without BTF, `monitor type task_struct --json` must be the partial layout: labelled partial,
+# every member inference found at the offset BTF gives.
 # Exit 77 when the tlpstub binary does not exist (a failure under CI=true).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 test_take_tlpstub "$@"
-tlpstub=$TLPSTUB rest=("${TEST_ARGS[@]}")
+tlpstub=$TLPSTUB rest=() with_vmlinux=0 kernel= cache=
+set -- "${TEST_ARGS[@]}"
+while (($#)); do
+  case "$1" in
+    --vmlinux) with_vmlinux=1; shift ;;
+    --kernel) kernel=$2; rest+=("$1" "$2"); shift 2 ;;
+    --cache) cache=$2; rest+=("$1" "$2"); shift 2 ;;
+    *) rest+=("$1"); shift ;;
+  esac
+done
+vmlinux=
+if (( with_vmlinux )); then
+  vmlinux=$(eval "$("$here/fetch-kernel.sh" --vmlinux "$kernel" "$cache")"; echo "$VMLINUX")
+  [[ -n $vmlinux && -f $vmlinux ]] || guest_die "no -dbg vmlinux (fetch-kernel.sh --vmlinux $kernel)"
+fi
 
 guest_test_boot "${rest[@]}"
 tmp=$GUEST_DIR
@@ -55,11 +74,13 @@ offsets_of() {
   done
   out=$(stub_gdb "$port" ==I== "monitor info --json" ==O== "monitor offsets --json" \
         ==P== "monitor ps --json" ==T== "monitor info" ==OT== "monitor offsets" \
-        ==S== "${save[@]}" "monitor profile" ==END== || true)
+        ==S== "${save[@]}" "monitor profile" ==TY== "monitor type task_struct --json" \
+        ==END== || true)
   echo "$out" >"$tmp/gdb-$name.log"
   harness seg I <<<"$out" >"$tmp/info-$name.json"
   harness seg O <<<"$out" >"$tmp/offsets-$name.json"
   harness seg P <<<"$out" >"$tmp/ps-$name.json"
+  harness seg TY <<<"$out" >"$tmp/type-$name.json"
   echo "--- $name: monitor info (types) and monitor offsets"
   harness seg T <<<"$out" | sed -n '/^types:/,/^kallsyms:/p' | sed 's/^/    /'
   harness seg OT <<<"$out" | sed 's/^/    /'
@@ -79,8 +100,10 @@ if grep -q "refused: the profile is for release '9.9.9-other-" "$tmp/gdb-wrong.l
 else
   fail "a profile for another release was not refused (see $tmp/gdb-wrong.log)"
 fi
-if python3 - "$tmp/offsets-btf.json" "$tmp/offsets-profile.json" "$tmp/ps-btf.json" \
-     "$tmp/ps-profile.json" "$tmp/info-profile.json" >"$tmp/compare-profile.log" 2>&1 <<'PY'
+# compare_profile NAME: the run NAME (with a --profile) against the BTF run.
+compare_profile() {
+python3 - "$tmp/offsets-btf.json" "$tmp/offsets-$1.json" "$tmp/ps-btf.json" \
+     "$tmp/ps-$1.json" "$tmp/info-$1.json" <<'PY'
 import json, sys
 off_b, off_p, ps_b, ps_p, info_p = (json.load(open(p)) for p in sys.argv[1:6])
 bad = 0
@@ -117,12 +140,54 @@ for k in keys:
 print(f"{same} profile offsets equal BTF's; ps: {len(ps_p['tasks'])} tasks equal")
 sys.exit(1 if bad else 0)
 PY
-then
+}
+if compare_profile profile >"$tmp/compare-profile.log" 2>&1; then
   pass "a profile from the BTF run gives BTF's offsets and ps without BTF: $(tail -n 1 "$tmp/compare-profile.log")"
 else
   fail "the profile run differs from the BTF run (see $tmp/compare-profile.log)"
 fi
 sed 's/^/    /' "$tmp/compare-profile.log"
+
+# A profile made from the -dbg vmlinux file, not from memory.
+if (( with_vmlinux )); then
+  if "$tlpstub" --make-profile "$vmlinux" --out "$tmp/profile-vmlinux.json" \
+       >"$tmp/make-profile.log" 2>&1; then
+    sed 's/^/    /' "$tmp/make-profile.log"
+    offsets_of "$tmp/ram-nobtf.bin" vmlinux --profile "$tmp/profile-vmlinux.json"
+    if compare_profile vmlinux >"$tmp/compare-vmlinux.log" 2>&1; then
+      pass "the profile made from ${vmlinux##*/} gives BTF's offsets and ps without BTF: $(tail -n 1 "$tmp/compare-vmlinux.log")"
+    else
+      fail "the vmlinux profile run differs from the BTF run (see $tmp/compare-vmlinux.log)"
+    fi
+    grep -q '"build_id": "[0-9a-f]\{40\}"' "$tmp/profile-vmlinux.json" ||
+      fail "the vmlinux profile has no build id: $(grep build_id "$tmp/profile-vmlinux.json")"
+    grep -v '^ok ' "$tmp/compare-vmlinux.log" | sed 's/^/    /' || true
+  else
+    fail "tlpstub --make-profile $vmlinux failed: $(cat "$tmp/make-profile.log")"
+  fi
+fi
+
+# monitor type without BTF: partial, and every member listed at BTF's offset.
+if python3 - "$tmp/offsets-btf.json" "$tmp/type-nobtf.json" >"$tmp/compare-type.log" 2>&1 <<'PY'
+import json, sys
+off_b, ty = (json.load(open(p)) for p in sys.argv[1:3])
+btf = {(o["struct"], o["member"]): o for o in off_b["offsets"] if o["offset"] is not None}
+bad = 0 if ty.get("partial") is True else 1
+print(f"partial: {ty.get('partial')}, source: {ty.get('source')}")
+for m in ty["members"]:
+    b = btf.get(("task_struct", m["name"]))
+    ok = b is not None and b["offset"] == m["offset"] and m["source"].startswith("inference")
+    print(("ok   " if ok else "FAIL ") + f"{m['name']}: {m['offset']} ({m['source']}); BTF {b and b['offset']}")
+    bad += not ok
+print(f"{len(ty['members'])} members listed, {len(ty.get('missing', []))} missing")
+sys.exit(1 if bad or len(ty["members"]) < 10 else 0)
+PY
+then
+  pass "monitor type task_struct without BTF: partial, inferred members at BTF's offsets: $(tail -n 1 "$tmp/compare-type.log")"
+else
+  fail "monitor type task_struct without BTF (see $tmp/compare-type.log)"
+fi
+sed 's/^/    /' "$tmp/compare-type.log" | grep -v '^    ok ' || true
 
 if python3 - "$tmp/info-btf.json" "$tmp/offsets-btf.json" "$tmp/info-nobtf.json" \
      "$tmp/offsets-nobtf.json" >"$tmp/compare.log" 2>&1 <<'PY'

@@ -7,7 +7,11 @@
 # for [dummy] and its /proc/modules line. tlpstub, from nothing, must then give:
 #  (a) `monitor modules --json`: a module "dummy" whose text address is /proc/modules' address;
 #  (b) `monitor sym NAME --json` for every [dummy] symbol: that address and type, module dummy;
-#  (c) `monitor sym ADDR` inside the module: the module's symbol at or below it.
+#  (c) `monitor sym ADDR` inside the module: the module's symbol at or below it;
+#  (d) `monitor type dummy_xmit`: a type only the module's split BTF holds (the kernel's
+#      btf_modules list; dummy.ko's .BTF has no structs of its own, only its functions): the FUNC
+#      dummy_xmit, whose name the package's dummy.ko has in its .BTF strings and whose
+#      prototype is drivers/net/dummy.c's (the same in 6.1 and 6.12), from "BTF of module dummy".
 # Exit 77 when the tlpstub binary or the module is missing (failures under CI=true).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,7 +75,8 @@ while read -r addr type name _; do
 done <"$tmp/modsyms.truth"
 first_text=$(awk '$2 ~ /^[tT]$/ {print $1; exit}' "$tmp/modsyms.truth")
 [[ -n $first_text ]] && ex+=(==A== "monitor sym 0x$(printf '%x' $((0x$first_text + 1)))")
-ex+=(==END==)
+ex+=(==TY== "monitor type dummy_xmit" ==TYJ== "monitor type dummy_xmit --json"
+    ==TN== "monitor type struct no_such_type_tlpstub" ==END==)
 out=$(stub_gdb "$port" "${ex[@]}" || true)
 echo "$out" >"$tmp/gdb.log"
 harness seg T <<<"$out" | sed 's/^/    /'
@@ -128,5 +133,27 @@ then
   pass "module symbols equal the guest's /proc/kallsyms and /proc/modules"
 else
   fail "module symbols differ from the guest's (see $tmp/gdb.log)"
+fi
+# (d) A type only the loaded module defines. The package's dummy.ko must hold the name in its
+# .BTF (else the module has no BTF to find it in and the check below proves nothing).
+objcopy -O binary --only-section=.BTF --set-section-flags .BTF=alloc "$root/lib/dummy.ko" \
+  "$tmp/dummy.btf" 2>/dev/null || true
+grep -qa 'dummy_xmit' "$tmp/dummy.btf" 2>/dev/null ||
+  fail "the package's dummy.ko has no .BTF naming dummy_xmit (CONFIG_DEBUG_INFO_BTF_MODULES off?)"
+ty=$(harness seg TY <<<"$out")
+tyj=$(harness seg TYJ <<<"$out")
+tn=$(harness seg TN <<<"$out")
+echo "    $ty"
+want='function dummy_xmit: netdev_tx_t dummy_xmit(struct sk_buff * skb, struct net_device * dev); /* from BTF of module dummy */'
+if [[ $ty == "$want" ]] &&
+   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["kind"]=="function" and d["source"]=="BTF of module dummy" else 1)' "$tyj"; then
+  pass "monitor type finds dummy_xmit in the loaded module's split BTF, with its prototype"
+else
+  fail "monitor type dummy_xmit: got '$ty' (json '$tyj'), want '$want'"
+fi
+if [[ $tn =~ searched\ the\ BTF\ of\ [1-9][0-9]*\ loaded\ module ]]; then
+  pass "a type in no BTF names the modules searched: $tn"
+else
+  fail "monitor type of an unknown struct: '$tn'"
 fi
 test_summary

@@ -89,7 +89,13 @@ Result<std::uint64_t> Btf::claimed_size(std::span<const std::uint8_t> h, std::ui
   return total;
 }
 
-Result<Btf> Btf::parse(std::span<const std::uint8_t> blob) {
+Result<Btf> Btf::parse(std::span<const std::uint8_t> blob) { return parse_impl(blob, nullptr); }
+
+Result<Btf> Btf::parse_split(std::span<const std::uint8_t> blob, const Btf& base) {
+  return parse_impl(blob, &base);
+}
+
+Result<Btf> Btf::parse_impl(std::span<const std::uint8_t> blob, const Btf* base) {
   auto total = claimed_size(blob, blob.size());
   if (!total) return std::unexpected(total.error());
   const std::uint64_t hdr_len = load_le32(blob.data() + 4);
@@ -98,17 +104,27 @@ Result<Btf> Btf::parse(std::span<const std::uint8_t> blob) {
   if (type_off % 4) return std::unexpected(bad(fmt::format("type_off {} not 4-aligned", type_off)));
   if (type_off < str_off + str_len && str_off < type_off + type_len)
     return std::unexpected(bad("type and string sections overlap"));
-  if (str_len == 0) return std::unexpected(bad("empty string section"));
+  // A split blob's strings continue the base's (whose offset 0 is already ""): the kernel
+  // (btf_parse_str_sec) asks only base BTF to start with NUL, and lets a split one be empty.
+  if (str_len == 0 && !base) return std::unexpected(bad("empty string section"));
   const auto strs = blob.subspan(hdr_len + str_off, str_len);
-  if (strs.front() != 0) return std::unexpected(bad("string section does not start with NUL"));
-  if (strs.back() != 0) return std::unexpected(bad("string section does not end in NUL"));
+  if (!base && strs.front() != 0)
+    return std::unexpected(bad("string section does not start with NUL"));
+  if (str_len && strs.back() != 0) return std::unexpected(bad("string section does not end in NUL"));
 
   Btf b;
+  if (base) {
+    if (base->first_own_type_ != 1) return std::unexpected(bad("a split BTF's base is split"));
+    b = *base;
+  } else {
+    b.types_.emplace_back();  // id 0: void
+  }
   b.blob_size_ = *total;
-  b.strings_.assign(strs.begin(), strs.end());
-  b.types_.emplace_back();  // id 0: void
+  b.first_own_type_ = static_cast<std::uint32_t>(b.types_.size());
+  b.strings_.append(strs.begin(), strs.end());
+  const std::uint64_t all_strings = b.strings_.size();
   const auto ts = blob.subspan(hdr_len + type_off, type_len);
-  auto name_ok = [&](std::uint32_t off) { return off < str_len; };
+  auto name_ok = [&](std::uint32_t off) { return off < all_strings; };
   for (std::uint64_t pos = 0; pos < ts.size();) {
     const std::uint64_t id = b.types_.size();
     if (ts.size() - pos < 12)
@@ -175,7 +191,7 @@ Result<Btf> Btf::parse(std::span<const std::uint8_t> blob) {
     return std::unexpected(
         bad(fmt::format("type {} {} refers to type {}, past the last ({})", id, what, ref, n - 1)));
   };
-  for (std::uint64_t id = 1; id < n; ++id) {
+  for (std::uint64_t id = b.first_own_type_; id < n; ++id) {
     const Type& t = b.types_[id];
     Result<void> r;
     if (refers_by_type(t.kind)) r = check(id, t.size_or_type, "type");
@@ -325,6 +341,24 @@ std::string Btf::type_name(std::uint32_t id) const {
   std::string s = type_name_at(id, 0, budget);
   if (s.size() > kMaxTypeName) s = s.substr(0, kMaxTypeName) + "...";
   return s;
+}
+
+std::string Btf::function_signature(std::uint32_t id) const {
+  if (id >= types_.size() || types_[id].kind != Kind::func) return type_name(id);
+  const Type& proto = types_[types_[id].size_or_type];
+  if (proto.kind != Kind::func_proto) return std::string(name_of(id)) + "(?)";
+  std::string s = type_name(proto.size_or_type) + " " + std::string(name_of(id)) + "(";
+  const auto ps = items(proto);
+  for (std::size_t i = 0; i < ps.size() && s.size() <= kMaxTypeName; ++i) {
+    s += i ? ", " : "";
+    if (ps[i].type == 0) {  // a trailing void parameter means "..." (btf.h)
+      s += "...";
+      continue;
+    }
+    s += type_name(ps[i].type);
+    if (!name(ps[i].name_off).empty()) s += " " + std::string(name(ps[i].name_off));
+  }
+  return s + (ps.empty() ? "void)" : ")");
 }
 
 std::string Btf::type_name_at(std::uint32_t id, int depth, int& budget) const {

@@ -92,6 +92,13 @@ class Btf {
  public:
   // Parses and validates a whole blob (header, types, strings, every reference). Copies it.
   static Result<Btf> parse(std::span<const std::uint8_t> blob);
+  // Split BTF (a module's, CONFIG_DEBUG_INFO_BTF_MODULES; kernel/bpf/btf.c btf_parse_module):
+  // its type ids continue after `base`'s last and its string offsets after the end of
+  // `base`'s string section, and its types may refer to base types. The result holds both
+  // (a copy of `base`, then the split types), so every lookup below works across them.
+  static Result<Btf> parse_split(std::span<const std::uint8_t> blob, const Btf& base);
+  // Ids of the first type and of the first string offset this blob added (1 and 0 unless split).
+  std::uint32_t first_own_type() const { return first_own_type_; }
   // The total size the header claims (header + both sections), or an error if the header is
   // unsound or claims more than `available` bytes: lets a scanner size a candidate cheaply.
   static Result<std::uint64_t> claimed_size(std::span<const std::uint8_t> header,
@@ -124,8 +131,11 @@ class Btf {
   MemberRef member_ref(const Type& composite, const Item& m) const;
   // C-like name of a type: "int", "struct list_head", "char *", "u8[16]", "void (*)(void)".
   std::string type_name(std::uint32_t id) const;
+  // A FUNC's C declaration: "int dummy_xmit(struct sk_buff * skb, struct net_device * dev)".
+  std::string function_signature(std::uint32_t func_id) const;
 
  private:
+  static Result<Btf> parse_impl(std::span<const std::uint8_t> blob, const Btf* base);
   Result<MemberRef> member_in(std::uint32_t id, std::string_view name, int depth) const;
   std::string type_name_at(std::uint32_t id, int depth, int& budget) const;
 
@@ -133,6 +143,7 @@ class Btf {
   std::vector<Item> items_;
   std::string strings_;      // the string section, ends in NUL
   std::uint64_t blob_size_ = 0;
+  std::uint32_t first_own_type_ = 1;
 };
 
 }  // namespace tlpstub::kernel::btf

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <set>
+
 namespace tlpstub::kernel {
 
 namespace {
@@ -96,7 +99,46 @@ Result<FieldInfo> TypeInfo::member(std::string_view struct_name, std::string_vie
                    btf_->type_name(total.type), std::string(kBtf)};
 }
 
+Result<StructLayout> TypeInfo::describe_partial(std::string_view name) const {
+  auto [tag, bare] = split_tag(name);
+  StructLayout L;
+  L.kind = tag == "union" ? "union" : "struct";
+  L.name = std::string(bare);
+  L.partial = true;
+  std::set<std::string> sources;
+  for (const auto& [key, f] : extra_) {
+    if (key.first != bare) continue;
+    LayoutRow row;
+    row.offset = f.offset;
+    row.size = f.size;
+    row.bit_offset = f.bit_size ? f.bit_offset : f.offset * 8;
+    row.bit_size = f.bit_size;
+    row.type_name = f.type_name;
+    row.name = key.second;  // the views' path: "thread.sp"
+    row.source = f.source;
+    sources.insert(f.source);
+    L.members.push_back(std::move(row));
+  }
+  for (const auto& [key, why] : missing_)
+    if (key.first == bare) L.missing.emplace_back(key.second, why);
+  if (L.members.empty() && L.missing.empty())
+    return std::unexpected(Error{
+        Errc::not_found,
+        fmt::format("no BTF, and neither inference nor a profile knows members of '{}'", bare),
+        0});
+  std::stable_sort(L.members.begin(), L.members.end(),
+                   [](const LayoutRow& a, const LayoutRow& b) { return a.bit_offset < b.bit_offset; });
+  if (auto it = extra_sizes_.find(bare); it != extra_sizes_.end()) {
+    L.size = it->second.first;
+    sources.insert(it->second.second);
+  }
+  for (const std::string& src : sources) L.source += (L.source.empty() ? "" : ", ") + src;
+  if (L.source.empty()) L.source = "nothing";
+  return L;
+}
+
 Result<StructLayout> TypeInfo::describe_struct(std::string_view name) const {
+  if (!btf_) return describe_partial(name);
   auto id = composite(name);
   if (!id) return std::unexpected(id.error());
   const btf::Btf& b = *btf_;

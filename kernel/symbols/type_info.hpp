@@ -38,6 +38,7 @@ struct LayoutRow {
   std::uint32_t bit_size = 0;    // 0 unless a bitfield
   std::string type_name, name;
   int depth = 0;
+  std::string source;  // partial layouts only: where this member came from
 };
 
 struct StructLayout {
@@ -46,6 +47,11 @@ struct StructLayout {
   std::uint64_t size = 0;
   std::vector<LayoutRow> members;
   std::string source;
+  // Without BTF: only the members inference or a profile know (the views' members), by offset;
+  // `size` is 0 when no source gave the struct's size. `missing`: members the views want that
+  // no source found, with why.
+  bool partial = false;
+  std::vector<std::pair<std::string, std::string>> missing;
 };
 
 class TypeInfo {
@@ -61,6 +67,7 @@ class TypeInfo {
   // The member at a dotted path inside a struct: member("task_struct", "thread.sp").
   Result<FieldInfo> member(std::string_view struct_name, std::string_view path) const;
   // A pahole-like layout of a struct or union (NAME, "struct NAME", "union NAME", a typedef).
+  // Without BTF, the partial layout the added members give (partial = true).
   Result<StructLayout> describe_struct(std::string_view name) const;
 
   // An offset from another source (inference, a profile); wins over BTF for member().
@@ -79,6 +86,7 @@ class TypeInfo {
 
  private:
   Result<std::uint32_t> composite(std::string_view name) const;
+  Result<StructLayout> describe_partial(std::string_view name) const;
 
   std::shared_ptr<const btf::Btf> btf_;
   std::map<std::pair<std::string, std::string>, FieldInfo, std::less<>> extra_;

@@ -96,6 +96,13 @@ const std::vector<WantedMember>& wanted_members() {
       {"mod_kallsyms", {"num_symtab"}, "modules"},
       {"mod_kallsyms", {"strtab"}, "modules"},
       {"mod_kallsyms", {"typetab"}, "modules", "5.0+"},
+      // CONFIG_DEBUG_INFO_BTF_MODULES (kernel/bpf/btf.c): modules' own types, for monitor type
+      // (kernel/symbols/module_btf.hpp).
+      {"btf_module", {"list"}, "module types", "5.11+"},
+      {"btf_module", {"module"}, "module types", "5.11+"},
+      {"btf_module", {"btf"}, "module types", "5.11+"},
+      {"btf", {"data"}, "module types", "5.11+"},
+      {"btf", {"data_size"}, "module types", "5.11+"},
       // arch/x86/include/asm/orc_types.h: bitfields of the flags u16 (signal: 6.3+; end: 4.18
       // to 6.3).
       {"orc_entry", {"sp_reg"}, "bt"},

@@ -6,7 +6,11 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+
+#include "kernel/symbols/module_btf.hpp"
 #include "kernel/symbols/modules.hpp"
+#include "tests/kernel/btf_blob.hpp"
 #include "tests/support/fake_memory.hpp"
 
 namespace tlpstub::kernel {
@@ -240,6 +244,111 @@ TEST(Modules, UnmappedModuleStructEndsTheWalkWithTheReadError) {
   EXPECT_TRUE(l->modules.empty());
   ASSERT_EQ(l->warnings.size(), 1u);
   EXPECT_NE(l->warnings[0].find("reading struct module"), std::string::npos) << l->warnings[0];
+}
+
+// Modules' split BTF through kernel/bpf/btf.c's btf_modules list, with this test's layouts:
+// struct btf_module list@0 module@16 btf@24; struct btf data@0 data_size@80 (u32). One module
+// with a blob, one without, one whose blob is unmapped, one absurdly large; then a broken link.
+TEST(Modules, SplitBtfThroughBtfModules) {
+  Rig r;
+  auto add = [&](std::string st, std::string p, std::uint64_t off, std::uint64_t size) {
+    FieldInfo f;
+    f.offset = off;
+    f.size = size;
+    r.types.add_member(std::move(st), std::move(p), f);
+  };
+  add("btf_module", "list", 0, 16);
+  add("btf_module", "module", 16, 8);
+  add("btf_module", "btf", 24, 8);
+  add("btf", "data", 0, 8);
+  add("btf", "data_size", 80, 4);
+  constexpr std::uint64_t kBtfHead = 0xffffffff82200000;
+  r.core = SymbolTable{{{"modules", kHead, 'd'}, {"btf_modules", kBtfHead, 'd'},
+                        {"_text", 0xffffffff81000000, 'T'}}};
+  // Base: 1 INT "int". Module: 2 STRUCT "mod_only" (4 bytes): x (1) @0. Strings continue the
+  // base's ("\0int\0", 5 bytes): "mod_only" at 5, "x" at 14.
+  test::BtfBlob base;
+  base.w({base.str("int"), test::BtfBlob::info(1, 0), 4, (1u << 24) | 32});
+  auto vmlinux = btf::Btf::parse(base.bytes());
+  ASSERT_TRUE(vmlinux);
+  test::BtfBlob split;
+  split.strings = std::string("mod_only\0x\0", 11);
+  split.w({5, test::BtfBlob::info(4, 1), 4, 14, 1, 0});
+  const auto blob = split.bytes();
+  const std::uint64_t blob_at = r.alloc(blob.size());
+  r.place(blob_at, blob);
+  // (module pointer, data, size) of each entry.
+  const std::uint64_t mods[4][3] = {{0xffffffffc3000000, blob_at, blob.size()},
+                                    {0xffffffffc3001000, 0, 0},
+                                    {0xffffffffc3002000, 0xffffffffc9000000, 64},
+                                    {0xffffffffc3003000, blob_at, 1u << 30}};
+  std::uint64_t entry[4];
+  for (auto& e : entry) e = r.alloc(48);
+  auto node = [&](int i) { return i == 4 ? kBtfHead : entry[i]; };
+  std::vector<std::uint8_t> head(16);
+  put(head, 0, entry[0]);
+  put(head, 8, entry[3]);
+  r.place(kBtfHead, head);
+  for (int i = 0; i < 4; ++i) {
+    std::vector<std::uint8_t> e(48), b(88);
+    const std::uint64_t btf_at = r.alloc(88);
+    put(e, 0, node(i + 1));
+    put(e, 8, i == 0 ? kBtfHead : node(i - 1));
+    put(e, 16, mods[i][0]);
+    put(e, 24, btf_at);
+    put(b, 0, mods[i][1]);
+    put(b, 80, mods[i][2], 4);
+    r.place(entry[i], e);
+    r.place(btf_at, b);
+  }
+  // A second list whose one entry links back elsewhere (walked below): the walk stops there.
+  constexpr std::uint64_t kBtfHead2 = 0xffffffff82300000;
+  const std::uint64_t bent_at = r.alloc(48);
+  std::vector<std::uint8_t> bent(48), head2(16);
+  put(bent, 0, kBtfHead2);
+  put(bent, 8, 0xffffffffdead0000);
+  put(head2, 0, bent_at);
+  put(head2, 8, bent_at);
+  r.place(bent_at, bent);
+  r.place(kBtfHead2, head2);
+  AddressSpace as(r.mem, r.walker, r.b.top());
+  auto l = list_module_btf(as, r.core, r.types);
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_TRUE(l->warnings.empty()) << l->warnings.front();
+  ASSERT_EQ(l->entries.size(), 4u);
+  EXPECT_EQ(l->entries[0].module, mods[0][0]);
+  EXPECT_EQ(l->entries[0].data, blob_at);
+  EXPECT_EQ(l->entries[0].size, blob.size());
+
+  auto mb = read_module_btf(as, l->entries[0], "alpha", *vmlinux);
+  ASSERT_TRUE(mb) << mb.error().message;
+  auto id = mb->find(btf::Kind::struct_, "mod_only");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*id, 2u);
+  EXPECT_EQ(mb->type_name(mb->items(mb->type(*id))[0].type), "int");
+  auto none = read_module_btf(as, l->entries[1], "beta", *vmlinux);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message, "module beta has no BTF");
+  auto unmapped = read_module_btf(as, l->entries[2], "gamma", *vmlinux);
+  ASSERT_FALSE(unmapped);
+  EXPECT_NE(unmapped.error().message.find("module gamma: reading its BTF at 0xffffffffc9000000"),
+            std::string::npos) << unmapped.error().message;
+  auto huge = read_module_btf(as, l->entries[3], "delta", *vmlinux);
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().message,
+            fmt::format("module delta: implausible BTF (1073741824 bytes at {:#x})", blob_at));
+
+  const SymbolTable core2{{{"btf_modules", kBtfHead2, 'd'}}};
+  auto cut = list_module_btf(as, core2, r.types);
+  ASSERT_TRUE(cut) << cut.error().message;
+  EXPECT_EQ(cut->entries.size(), 0u);
+  ASSERT_EQ(cut->warnings.size(), 1u);
+  EXPECT_NE(cut->warnings[0].find("does not link back"), std::string::npos) << cut->warnings[0];
+
+  // No layout: an error naming the member.
+  auto nolayout = list_module_btf(as, r.core, TypeInfo{});
+  ASSERT_FALSE(nolayout);
+  EXPECT_NE(nolayout.error().message.find("struct btf_module.list"), std::string::npos);
 }
 
 TEST(Modules, NoLayoutIsAnError) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "kernel/export/elf_writer.hpp"
 #include "tests/kernel/btf_sample.hpp"
 
 using namespace tlpstub;
@@ -186,6 +187,46 @@ TEST(SymbolFile, EmptyTableGivesAValidEmptyFile) {
   EXPECT_EQ(f.symbols, 0u);
   ASSERT_GE(f.bytes.size(), 64u);
   EXPECT_EQ(f.bytes[0], 0x7f);
+}
+
+}  // namespace
+
+namespace {
+
+// .strtab shares tails: "schedule" is stored once inside "__pfx_schedule" (and "edule" inside
+// both), so the table holds each distinct tail once; readelf (independent) reads every name
+// back whole.
+TEST(ElfStrtab, TailsAreSharedAndNamesReadBack) {
+  if (!have("readelf")) {
+    if (in_ci()) FAIL() << "readelf is not installed";
+    GTEST_SKIP() << "readelf is not installed";
+  }
+  elf::ElfWriter w;
+  const char* names[] = {"schedule", "__pfx_schedule", "edule", "other", "schedule", ""};
+  std::uint64_t v = 0x1000;
+  for (const char* n : names) w.add_symbol({n, v += 0x10, 0, elf::kSttFunc, elf::kStbGlobal});
+  const auto bytes = w.finish();
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("tlpstub-strtab-" + std::to_string(::getpid()) + ".elf");
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  const ToolRun s = run("readelf -W -s " + path.string());
+  const ToolRun h = run("readelf -W -S " + path.string());
+  std::filesystem::remove(path);
+  for (const char* want : {"0000000000001010     0 FUNC    GLOBAL DEFAULT  ABS schedule",
+                           "0000000000001020     0 FUNC    GLOBAL DEFAULT  ABS __pfx_schedule",
+                           "0000000000001030     0 FUNC    GLOBAL DEFAULT  ABS edule",
+                           "0000000000001040     0 FUNC    GLOBAL DEFAULT  ABS other",
+                           "0000000000001050     0 FUNC    GLOBAL DEFAULT  ABS schedule"})
+    EXPECT_NE(s.out.find(want), std::string::npos) << want << "\n" << s.out;
+  // NUL + "__pfx_schedule\0" + "other\0": 1 + 15 + 6 bytes.
+  EXPECT_NE(h.out.find(".strtab           STRTAB          0000000000000000"), std::string::npos);
+  const auto at = h.out.find(".strtab");
+  ASSERT_NE(at, std::string::npos);
+  std::istringstream row(h.out.substr(at));
+  std::string name, type, addr, off, size;
+  row >> name >> type >> addr >> off >> size;
+  EXPECT_EQ(size, "000016") << h.out;
 }
 
 }  // namespace

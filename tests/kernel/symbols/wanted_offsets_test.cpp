@@ -9,6 +9,7 @@
 #include "kernel/linux/orc.hpp"
 #include "kernel/linux/printk.hpp"
 #include "kernel/linux/task_layout.hpp"
+#include "kernel/symbols/module_btf.hpp"
 #include "kernel/symbols/modules.hpp"
 #include "kernel/symbols/wanted_offsets.hpp"
 
@@ -56,6 +57,11 @@ TEST(WantedOffsets, TheListAloneSatisfiesThePrintkRing) {
 
 TEST(WantedOffsets, TheListAloneSatisfiesTheModuleWalk) {
   auto r = check_module_types(types_from_wanted_list_only());
+  EXPECT_TRUE(r) << r.error().message;
+}
+
+TEST(WantedOffsets, TheListAloneSatisfiesTheModuleBtfWalk) {
+  auto r = check_module_btf_types(types_from_wanted_list_only());
   EXPECT_TRUE(r) << r.error().message;
 }
 
