@@ -130,28 +130,28 @@ if command -v makedumpfile >/dev/null; then
   mdf=$tmp/makedumpfile.kdump
   rm -f "$mdf"
   mdl=31
-  makedumpfile -c -d 31 --message-level 23 "$dump" "$mdf" >"$tmp/makedumpfile.log" 2>&1 || true
+  makedumpfile -c -d 31 --message-level 23 "$dump" "$mdf" >"$tmp/makedumpfile_run.log" 2>&1 || true
   # 1.7.2 warns "The kernel version is not supported" past 6.0 but reads 6.1's page flags
   # right (its counts are compared below); the page types it knows end before 6.10.
   kver=${release%%-*}; kmaj=${kver%%.*}; kmin=${kver#*.}; kmin=${kmin%%.*}
-  if grep -q "kernel version is not supported" "$tmp/makedumpfile.log" &&
+  if grep -q "kernel version is not supported" "$tmp/makedumpfile_run.log" &&
      (( kmaj > 6 || (kmaj == 6 && kmin >= 10) )); then
     mdl=1
     rm -f "$mdf"
-    makedumpfile -c -d 1 "$dump" "$mdf" >"$tmp/makedumpfile.log" 2>&1 || true
+    makedumpfile -c -d 1 "$dump" "$mdf" >"$tmp/makedumpfile_run.log" 2>&1 || true
     echo "    makedumpfile does not know $release: -d 1, page counts not compared"
   else
     theirs=$(python3 -c 'import re, sys
 t = open(sys.argv[1]).read()
 print(*(int(re.search(r"^\s*" + k + r"\s*: (0x[0-9a-f]+)", t, re.M).group(1), 16) for k in
         ("Free pages", "Non-private cache pages", "Private cache pages", "User process data pages")))' \
-      "$tmp/makedumpfile.log" 2>/dev/null || true)
+      "$tmp/makedumpfile_run.log" 2>/dev/null || true)
     ours=$(sed -n 's/.*dump level 31: excluding \([0-9]*\) free, \([0-9]*\) cache, \([0-9]*\) cache with private, \([0-9]*\) user.*/\1 \2 \3 \4/p' "$tmp/level.out" | head -n1)
     [[ -n $ours && $ours == "$theirs" ]] &&
       pass "makedumpfile -d 31 counts the same free/cache/private/user pages: $ours" ||
       fail "makedumpfile counts '$theirs' != tlpstub --level 31 '$ours' (free cache private user)"
   fi
-  if [[ -s $mdf ]] && grep -q "makedumpfile Completed" "$tmp/makedumpfile.log"; then
+  if [[ -s $mdf ]] && grep -q "makedumpfile Completed" "$tmp/makedumpfile_run.log"; then
     serve makedumpfile "$mdf"
     if cmp -s "$tmp/live.ps.json" "$tmp/makedumpfile.ps.json" && cmp -s "$tmp/live.x" "$tmp/makedumpfile.x" &&
        cmp -s "$tmp/live.dmesg" "$tmp/makedumpfile.dmesg"; then
@@ -161,7 +161,7 @@ print(*(int(re.search(r"^\s*" + k + r"\s*: (0x[0-9a-f]+)", t, re.M).group(1), 16
       diff "$tmp/live.ps.json" "$tmp/makedumpfile.ps.json" | head -c 600 | sed 's/^/    /' || true
     fi
   else
-    fail "makedumpfile refused our vmcore"; tail -5 "$tmp/makedumpfile.log" | sed 's/^/    /'
+    fail "makedumpfile refused our vmcore"; tail -5 "$tmp/makedumpfile_run.log" | sed 's/^/    /'
   fi
   rm -f "$mdf"
 else
