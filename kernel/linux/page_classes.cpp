@@ -16,7 +16,7 @@ constexpr std::uint64_t kFramePage = 4096;
 constexpr std::int32_t kPageMapcountReserve = -128;
 constexpr std::uint64_t kPageMappingAnon = 1;
 
-bool bit(std::uint64_t flags, int n) { return n >= 0 && n < 64 && ((flags >> n) & 1); }
+bool page_flag_set(std::uint64_t flags, int n) { return n >= 0 && n < 64 && ((flags >> n) & 1); }
 
 // OFFSET(page.NAME) from VMCOREINFO, else the member from the types.
 Result<std::uint64_t> page_offset(const Vmcoreinfo& vi, const TypeInfo* types,
@@ -122,7 +122,7 @@ PageVerdict classify_page(const PageLayout& L, std::span<const std::uint8_t> p,
   const std::uint32_t slot = load_le32(p.data() + L.mapcount);
   const bool typed = static_cast<std::int32_t>(slot) < kPageMapcountReserve;
   const bool buddy = L.buddy_top_byte ? (slot >> 24) == (L.buddy >> 24) : slot == L.buddy;
-  if (typed && buddy && !bit(flags, L.pg_slab)) {
+  if (typed && buddy && !page_flag_set(flags, L.pg_slab)) {
     const std::uint64_t order = load_le64(p.data() + L.private_);
     if (order <= kMaxBuddyOrder) {
       v.cls = PageClass::free;
@@ -130,12 +130,12 @@ PageVerdict classify_page(const PageLayout& L, std::span<const std::uint8_t> p,
     }
     return v;
   }
-  if (typed || bit(flags, L.pg_slab)) return v;
+  if (typed || page_flag_set(flags, L.pg_slab)) return v;
   const std::uint64_t mapping = load_le64(p.data() + L.mapping);
   if (mapping & kPageMappingAnon) {
     v.cls = PageClass::user;
-  } else if (mapping != 0 && bit(flags, L.pg_lru)) {
-    v.cls = bit(flags, L.pg_private) || bit(flags, L.pg_swapcache) ? PageClass::cache_private
+  } else if (mapping != 0 && page_flag_set(flags, L.pg_lru)) {
+    v.cls = page_flag_set(flags, L.pg_private) || page_flag_set(flags, L.pg_swapcache) ? PageClass::cache_private
                                                                    : PageClass::cache;
   }
   return v;
