@@ -44,7 +44,48 @@ std::string vmcoreinfo_text(const kernel::KernelImage& img, const kernel::Symbol
   return s;
 }
 
+// vmemmap: from discovery (VMCOREINFO SYMBOL(vmemmap), 6.12), else the vmemmap_base variable
+// (CONFIG_RANDOMIZE_MEMORY, arch/x86/mm/kaslr.c). No default: a wrong base would read some
+// other memory as struct pages and exclude pages in use.
+Result<kernel::PageExclusion> classify_for_level(const kernel::KernelImage& img,
+                                                 const kernel::SymbolTable* table,
+                                                 const kernel::TypeInfo* types,
+                                                 kernel::AddressSpace& as,
+                                                 const std::vector<kernel::RamRange>& ram,
+                                                 unsigned level, DumpOutcome& o) {
+  if (img.vmcoreinfo.empty())
+    return fail(Errc::not_found, "the target has no VMCOREINFO (the page flag numbers come "
+                                 "from it)");
+  kernel::Vmcoreinfo vi;
+  vi.entries = img.vmcoreinfo;
+  auto L = kernel::page_layout(vi, types, level);
+  if (!L) return std::unexpected(L.error());
+  std::uint64_t vmemmap = img.vmemmap_base;
+  std::string from = "discovery";
+  if (!vmemmap && table)
+    if (const kernel::Symbol* s = table->find_address("vmemmap_base"))
+      if (auto v = as.read_u64(VirtAddr(s->address))) {
+        vmemmap = *v;
+        from = "the vmemmap_base variable";
+      }
+  if (!vmemmap) return fail(Errc::not_found, "vmemmap base unknown (no SYMBOL(vmemmap), no "
+                                             "vmemmap_base variable)");
+  o.classes_source = fmt::format("struct page ({} bytes) at vmemmap {:#x} (from {}), offsets "
+                                 "from {}",
+                                 L->size, vmemmap, from, L->source);
+  return kernel::classify_pages(as, *L, vmemmap, ram, level);
+}
+
 }  // namespace
+
+std::string dump_classes_line(const DumpOutcome& o, unsigned level) {
+  const kernel::PageExclusion& x = o.classes;
+  std::string s = fmt::format("dump level {}: excluding {} free, {} cache, {} cache with "
+                              "private, {} user pages",
+                              level, x.free, x.cache, x.cache_private, x.user);
+  if (x.unknown) s += fmt::format(" ({} frames' struct page unreadable: kept)", x.unknown);
+  return s;
+}
 
 Result<DumpOutcome> run_dump(TargetContext& ctx, PhysicalMemory& mem, const DumpJob& job) {
   const DiscoveryStatus d = ctx.discovery();
@@ -113,10 +154,17 @@ Result<DumpOutcome> run_dump(TargetContext& ctx, PhysicalMemory& mem, const Dump
   kernel::DumpOptions opts;
   opts.level = job.level;
   opts.cancelled = job.cancelled;
-  if (job.level & ~kernel::kDumpLevelZero)
-    warn(fmt::format("dump level {}: only bit 1 (zero pages) is implemented; other pages are "
-                     "kept",
-                     job.level));
+  if (job.level & kernel::kPageLevelClassBits) {
+    auto x = classify_for_level(img, table, types.types.get(), as, ram, job.level, o);
+    if (!x) {
+      warn(fmt::format("dump level {}: every page kept: {}", job.level, x.error().message));
+    } else {
+      o.classified = true;
+      o.classes = std::move(*x);
+      opts.excluded = [&o](std::uint64_t pfn) { return o.classes.excluded(pfn); };
+      if (job.say) job.say(dump_classes_line(o, job.level));
+    }
+  }
   opts.progress = [&](const kernel::DumpProgress& p) {
     if (job.say) job.say(dump_progress_line(p));
   };
@@ -131,6 +179,7 @@ Result<DumpOutcome> run_dump(TargetContext& ctx, PhysicalMemory& mem, const Dump
   auto rep = kernel::write_vmcore(mem, plan, job.path, opts);
   if (!rep) return std::unexpected(rep.error());
   o.report = *rep;
+  o.report_level = job.level;
   if (rep->unreadable_pages)
     warn(fmt::format("{} pages could not be read (first at physical {:#x}); they read as zeros",
                      rep->unreadable_pages, rep->first_unreadable));
@@ -158,6 +207,8 @@ std::string dump_summary(const DumpOutcome& o, const std::string& path) {
   s += fmt::format("  file: {:.1f} MiB apparent, {:.1f} MiB of data; VMCOREINFO: {}\n",
                    static_cast<double>(r.file_size) / kDumpMiB,
                    static_cast<double>(r.bytes_written) / kDumpMiB, o.vmcoreinfo_source);
+  if (o.classified)
+    s += fmt::format("  {}; {}\n", dump_classes_line(o, o.report_level), o.classes_source);
   for (const std::string& w : o.warnings) s += "  warning: " + w + "\n";
   return s;
 }

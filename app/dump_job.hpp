@@ -10,6 +10,7 @@
 
 #include "app/target_context.hpp"
 #include "kernel/export/vmcore_writer.hpp"
+#include "kernel/linux/page_classes.hpp"
 
 namespace tlpstub::app {
 
@@ -26,6 +27,11 @@ struct DumpOutcome {
   std::string vmcoreinfo_source;     // "target" or "synthesized"
   std::vector<kernel::VmcoreSegment> ram;
   std::vector<std::string> warnings;
+  // --level beyond zero pages: frames excluded per class (kernel/linux/page_classes.hpp).
+  unsigned report_level = 0;
+  bool classified = false;
+  kernel::PageExclusion classes;
+  std::string classes_source;  // "struct page at vmemmap 0x... (from ...), layout from ..."
 };
 
 // Needs a discovered kernel (and symbols for the RAM list and the image size; types for the
@@ -34,6 +40,8 @@ Result<DumpOutcome> run_dump(TargetContext& ctx, PhysicalMemory& mem, const Dump
 
 // "dump: 120.0 MiB of 512.0 MiB (23%), 250.3 MiB/s, ETA 2 s"
 std::string dump_progress_line(const kernel::DumpProgress& p);
+// "dump level 16: excluding N free, ... pages"
+std::string dump_classes_line(const DumpOutcome& o, unsigned level);
 // The report as a few lines of text.
 std::string dump_summary(const DumpOutcome& o, const std::string& path);
 

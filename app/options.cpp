@@ -48,7 +48,8 @@ Profile from a vmlinux (instead of serving gdb; no target needed):
 
 Dump (instead of serving gdb):
   --dump PATH            discover the kernel, write an ELF vmcore of its RAM to PATH, exit
-  --level N              makedumpfile dump level (bit 1: zero pages as holes, the default)
+  --level N              makedumpfile dump level: 1 zero (default), 2/4 page cache, 8 user,
+                         16 free pages; excluded pages become holes
 
 Server:
   --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234: this machine only;

@@ -36,8 +36,13 @@ Result<KernelImage> discover(PhysicalMemory& memory, const DiscoveryOptions& opt
   if (!opts.max_phys && !memory.info().max_address && s.ram_top) c.max_phys = s.ram_top;
   c.note(fmt::format("sparse scan: {} of {} 2 MiB regions readable, {} init-stack candidate(s)",
                      s.readable, s.regions, s.sdata.size()));
-  if (s.readable == 0)
+  // A sparse dump (makedumpfile -d 31 keeps ~15 % of the pages) may answer none of the
+  // sampled pages; its VMCOREINFO note is then still worth trying, so this fails later.
+  const auto none_readable = [&] {
     return fail(Errc::unbacked, fmt::format("no readable memory below {:#x}", c.max_phys));
+  };
+  if (s.readable == 0 && (!opts.use_vmcoreinfo || opts.vmcoreinfo_text.empty()))
+    return none_readable();
 
   auto finish = [&](KernelImage img) -> Result<KernelImage> {
     const MemoryCounters mc = c.mem.counters();
@@ -104,6 +109,7 @@ Result<KernelImage> discover(PhysicalMemory& memory, const DiscoveryOptions& opt
       return finish(std::move(*img));
     }
     c.note("the dump's VMCOREINFO note was not used: " + img.error().message);
+    if (s.readable == 0) return none_readable();
   }
   if (opts.use_vmcoreinfo) {
     if (auto img = probe(true)) return finish(std::move(*img));

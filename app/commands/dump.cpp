@@ -2,7 +2,9 @@
 // host running tlpstub (app/dump_job.hpp, kernel/export/vmcore_writer.hpp), for crash and drgn
 // or for `tlpstub --memory PATH` later. Reads with no request deadline and streams progress
 // (bytes, rate, ETA) as `O` packets, which also keeps gdb's remotetimeout from expiring.
-// --level: makedumpfile's dump level; bit 1 (zero pages) is what tlpstub does (holes).
+// --level: makedumpfile's dump level (-d): 1 zero pages (always holes), 2 page cache without
+// private data, 4 all page cache, 8 user (anonymous) pages, 16 free pages; excluded pages are
+// holes too and the report counts them per class (kernel/linux/page_classes.hpp).
 #include <fmt/format.h>
 
 #include "app/commands/commands.hpp"
@@ -35,6 +37,16 @@ void to_json(JsonWriter& j, const DumpRow& r) {
       .field("file_size", p.file_size)
       .field("bytes_written", p.bytes_written)
       .field("seconds", p.seconds);
+  if (r.outcome.classified) {
+    const kernel::PageExclusion& x = r.outcome.classes;
+    j.key("excluded").begin_object()
+        .field("free", x.free)
+        .field("cache", x.cache)
+        .field("cache_private", x.cache_private)
+        .field("user", x.user)
+        .field("unknown_kept", x.unknown)
+        .end_object();
+  }
   j.key("ranges").begin_array();
   for (const kernel::VmcoreSegment& s : r.outcome.ram)
     j.begin_object().hex_field("phys", s.paddr).field("size", s.size).end_object();
@@ -81,8 +93,8 @@ stub::MonitorCommand dump_command(SessionState& s) {
       },
       1, 1};
   c.value_options = {{"--level", "N",
-                      "makedumpfile dump level; bit 1 (zero pages, stored as holes) is the one "
-                      "implemented"}};
+                      "makedumpfile dump level (bits: 1 zero, 2 cache, 4 cache+private, 8 user, "
+                      "16 free pages); excluded pages become holes"}};
   c.needs = kNeedsSymbols;
   return c;
 }

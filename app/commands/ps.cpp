@@ -70,6 +70,7 @@ void to_json(JsonWriter& j, const PsRow& r) {
         .field("state", std::string(1, t->state))
         .field("comm", t->comm)
         .hex_field("task", t->address)
+        .hex_field("stack", t->stack)
         .key("cpu");
     if (t->cpu) j.value(*t->cpu); else j.null();
     j.hex_field("pgd", t->pgd).field("idle", t->idle).key("running_on");

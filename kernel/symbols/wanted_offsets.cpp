@@ -111,6 +111,11 @@ const std::vector<WantedMember>& wanted_members() {
       {"orc_entry", {"end"}, "bt", "4.18 to 6.3"},
       {"page", {"mapping"}, "kconfig (page cache)"},
       {"page", {"index"}, "kconfig (page cache)"},
+      // dump --level (kernel/linux/page_classes.cpp), when VMCOREINFO lacks OFFSET(page.*).
+      {"page", {"flags"}, "dump --level"},
+      {"page", {"_mapcount"}, "dump --level"},
+      {"page", {"private"}, "dump --level"},
+      {"page", {"compound_head"}, "dump --level"},
   };
   return w;
 }

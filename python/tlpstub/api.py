@@ -12,7 +12,7 @@ import gdb
 
 # Keys whose values are addresses written as hex strings by the stub.
 _ADDRESS_KEYS = frozenset({
-    "task", "pgd", "ip", "sp", "buffer", "address", "text", "table", "btf", "btf_phys",
+    "task", "stack", "pgd", "ip", "sp", "buffer", "address", "text", "table", "btf", "btf_phys",
     "kaslr_slide", "phys_base", "linux_banner", "linux_banner_phys", "init_top_pgt",
     "init_top_pgt_phys", "sme_mask", "page_offset_base", "vmalloc_base", "vmemmap_base",
     "vmcoreinfo_phys", "base", "size_hex",

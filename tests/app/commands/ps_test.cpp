@@ -47,7 +47,7 @@ TEST(PsCommand, PatternIsACommGlobOrAPid) {
   EXPECT_EQ(f.run("ps 100 --json"),
             "{\"method\":\"pid idr\",\"complete\":true,\"batches\":9,\"attempts\":1,"
             "\"panic_cpu\":null,\"warnings\":[],\"tasks\":[{\"pid\":100,\"tgid\":100,\"ppid\":1,"
-            "\"state\":\"S\",\"comm\":\"server\",\"task\":\"0xffff88800010a800\",\"cpu\":1,"
+            "\"state\":\"S\",\"comm\":\"server\",\"task\":\"0xffff88800010a800\",\"stack\":\"0x0\",\"cpu\":1,"
             "\"pgd\":\"0x10b000\",\"idle\":false,\"running_on\":null,\"panicking\":false}]}\n");
   EXPECT_EQ(f.run("ps --thread"),
             "error: ps: unknown option '--thread'; try 'monitor help ps'\n");

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "kernel/linux/orc.hpp"
+#include "kernel/linux/page_classes.hpp"
 #include "kernel/linux/printk.hpp"
 #include "kernel/linux/task_layout.hpp"
 #include "kernel/symbols/module_btf.hpp"
@@ -71,6 +72,16 @@ TEST(WantedOffsets, TheListAloneGivesTheOrcFormat) {
   ASSERT_TRUE(f) << f.error().message;
   EXPECT_EQ(f->source, "test");  // from the types, not from the release
   EXPECT_EQ(f->type_shift, 8u);
+}
+
+TEST(WantedOffsets, TheListAloneGivesThePageLayout) {
+  // VMCOREINFO without OFFSET(page.*): the offsets come from the types.
+  Vmcoreinfo vi;
+  vi.entries = {{"SIZE(page)", "64"}, {"NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", "-129"}};
+  const TypeInfo ti = types_from_wanted_list_only();
+  auto l = page_layout(vi, &ti, 16);
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_EQ(l->source, "types (test)");
 }
 
 TEST(WantedOffsets, EveryEntryIsResolvedAndNamed) {
