@@ -153,8 +153,9 @@ cmds=(
   "monitor bt $mp_pid"
   "monitor dmesg -n 4"
   "shell echo '==> ['\$(( \$(date +%s) - $DEMO_T0 ))' s] writing a vmcore of the panicked guest (progress every 0.5 s)'"
-  "monitor dump $vmcore"
-  "shell echo \"+ $vmcore: \$(du -h --apparent-size $vmcore | cut -f1) (\$(du -h $vmcore | cut -f1) on disk; zero pages are holes)\""
+  # --level 31 as kdump-tools' default (makedumpfile -d 31): free, cache and user pages left out.
+  "monitor dump $vmcore --level 31"
+  "shell echo \"+ $vmcore: \$(du -h --apparent-size $vmcore | cut -f1) (\$(du -h $vmcore | cut -f1) on disk; zero, free, cache and user pages are holes)\""
 )
 gdb_args=(-nx -q -ex "set pagination off" -ex "set confirm off" -ex "set print elements 0")
 for c in "${cmds[@]}"; do
