@@ -14,14 +14,20 @@
 # file) and the program crashes the kernel through /proc/sysrq-trigger; after the panic the
 # same reads, `monitor ps` (the last ps of the guest), `monitor dmesg` ("sysrq triggered
 # crash") and `monitor bt PID` (the panicking task, stack scanned: sysrq_handle_crash), and
-# that task as a gdb thread (rip/rsp from the scanned frame, rbp unavailable).
+# that task as a gdb thread (rip/rsp from the scanned frame, rbp unavailable). Then a vmcore of
+# the panicked guest (`monitor dump --level 31`): served back by `tlpstub --memory` it gives the
+# panicked guest's ps and its panic in dmesg; with --vmlinux (the -dbg DWARF vmlinux) drgn lists
+# the same processes and the guest's release, and crash's `log` shows the panic.
 # Exit 77 when the tlpstub binary or gcc is missing (failures under CI=true).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 test_take_tlpstub "$@"
-tlpstub=$TLPSTUB rest=("${TEST_ARGS[@]}")
+tlpstub=$TLPSTUB rest=() want_vmlinux=0
+for a in "${TEST_ARGS[@]}"; do
+  if [[ $a == --vmlinux ]]; then want_vmlinux=1; else rest+=("$a"); fi
+done
 initrd=
 for ((i = 0; i < ${#rest[@]}; i++)); do [[ ${rest[i]} == --initrd ]] && initrd=${rest[i+1]}; done
 [[ -n $initrd ]] || guest_die "need --initrd"
@@ -111,6 +117,81 @@ else
   fail "memprobe: see $tmp/memprobe.log"
 fi
 sed 's/^/    /' "$tmp/memprobe.log"
+
+# ---- a vmcore of the panicked guest, for tlpstub --memory, drgn and crash ----------------------
+pdump=$(dirname "$GUEST_RAM")/panic.vmcore
+guest_on_exit "rm -f '$pdump'"
+stub_gdb "$port" "monitor dump $pdump --level 31" >"$tmp/pdump.out" 2>&1 || true
+if grep -q '^wrote ' "$tmp/pdump.out" && [[ $(head -c 4 "$pdump" | od -An -c | tr -d ' ') == 177ELF ]]; then
+  pass "monitor dump --level 31 of the panicked guest: $(du -h "$pdump" | cut -f1) on disk"
+else
+  fail "monitor dump of the panicked guest (see $tmp/pdump.out)"
+fi
+dport=$(free_port)
+stub_start "$tlpstub" "$tmp/pdump-tlpstub.log" "$dport" --memory "$pdump"
+stub_wait_recovered "$dport"
+stub_gdb "$dport" ==PS== "monitor ps --json" ==D== "monitor dmesg" ==END== >"$tmp/pdump.log" 2>&1 || true
+kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
+if python3 - "$tmp/panic.log" "$tmp/pdump.log" <<'PY'
+import json, sys
+def seg(path, name):
+    lines, on = [], False
+    for l in open(path).read().splitlines():
+        if l.startswith("==") and l.endswith("=="):
+            if on: break
+            on = l == f"=={name}=="
+        elif on: lines.append(l)
+    return lines
+def tasks(path):
+    js = [l for l in seg(path, "PS") if l.startswith("{")]
+    if not js: return None
+    return sorted((t["pid"], t["tgid"], t["comm"], t["state"]) for t in json.loads(js[-1])["tasks"])
+live, dump = tasks(sys.argv[1]), tasks(sys.argv[2])
+bad = []
+if not live or not dump: bad.append("no ps from the panicked guest or from its dump")
+elif live != dump: bad.append(f"ps differs: {sorted(set(live) ^ set(dump))[:5]}")
+else: print(f"ps from the dump = the panicked guest's ({len(dump)} tasks)")
+if not any("sysrq triggered crash" in l for l in seg(sys.argv[2], "D")):
+    bad.append("dmesg from the dump lacks 'sysrq triggered crash'")
+for b in bad: print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
+then pass "the panicked guest's dump served back: same ps, the panic in dmesg"
+else fail "the panicked guest's dump served back (see $tmp/pdump.log)"; fi
+if (( want_vmlinux )); then
+  kname= cache=
+  for ((i = 0; i < ${#rest[@]}; i++)); do
+    [[ ${rest[i]} == --kernel ]] && kname=${rest[i+1]}
+    [[ ${rest[i]} == --cache ]] && cache=${rest[i+1]}
+  done
+  info=$("$here/fetch-kernel.sh" --offline --vmlinux "$kname" "$cache" 2>/dev/null) ||
+    guest_die "no DWARF vmlinux in the cache (fixture qemu_vmlinux_6.1-cloud)"
+  VMLINUX=
+  eval "$info"
+  release=$(guest_truth sysinfo uname_r)
+  # Debian's drgn runs under /usr/bin/python3 (a pyenv python3 first in PATH lacks it).
+  drgn_bin=$(command -v /usr/bin/drgn drgn 2>/dev/null | head -n1 || true)
+  [[ -n $drgn_bin ]] || test_skip "drgn missing (apt-get install python3-drgn)"
+  "$drgn_bin" -q -c "$pdump" -s "$VMLINUX" "$here/vmcore_drgn.py" >"$tmp/pdrgn.out" 2>&1 || true
+  awk '$1 == "task" && $2 == $3 {print $2}' "$tmp/pdrgn.out" | sort -n >"$tmp/pdrgn.pids"
+  harness seg PS <"$tmp/pdump.log" | python3 -c 'import json,sys
+o = json.loads([l for l in sys.stdin if l.startswith("{")][-1])
+for t in o["tasks"]:
+    if t["pid"] == t["tgid"] and not t["idle"]: print(t["pid"])' | sort -n >"$tmp/pps.pids"
+  if grep -qx "release $release" "$tmp/pdrgn.out" && [[ -s $tmp/pdrgn.pids ]] &&
+     cmp -s "$tmp/pdrgn.pids" "$tmp/pps.pids"; then
+    pass "drgn on the panicked guest's dump: release $release, the same $(wc -l <"$tmp/pdrgn.pids") processes"
+  else
+    fail "drgn on the panicked guest's dump (see $tmp/pdrgn.out)"
+  fi
+  command -v crash >/dev/null || test_skip "crash missing (apt-get install crash)"
+  printf 'log\nquit\n' | timeout 120 crash -s "$VMLINUX" "$pdump" >"$tmp/pcrash.out" 2>&1 || true
+  if grep -q "sysrq triggered crash" "$tmp/pcrash.out"; then
+    pass "crash on the panicked guest's dump: log shows the panic"
+  else
+    fail "crash's log of the panicked guest's dump (see $tmp/pcrash.out)"
+  fi
+fi
 
 # ---- hostile memory: a corrupted copy of the panicked guest's RAM (hostile.py) ----------------
 # The pid IDR with a pointer into nowhere and a cycle, a huge printk ring, memprobe's page
