@@ -284,14 +284,22 @@ struct NetTlpClient::Impl {
     return std::min(silent_since(s) + w, latest);
   }
 
+  // How a tag's request ended, which decides how late its stragglers may come.
+  enum class End { clean, retried, abandoned };
+
   // Frees the tag of a finished or abandoned request. Stragglers are possible after a clean
-  // finish only as network duplicates (sent back to back), after retries or abandonment as
-  // completions of other attempts, which may be late by up to a timeout.
-  void release(std::uint16_t tag, bool clean_finish) {
+  // finish only as network duplicates (sent back to back); after an answered retry as
+  // completions of the other attempts, late by up to about a timeout; after abandonment
+  // (given up, deadline, adapter unreachable) as the answers to requests that a stalled or
+  // hung adapter still holds, released whenever it resumes: a 200 ms stall gave wrong bytes
+  // with the 2-timeout hold (the faulty-link test), so these wait `abandon_hold`.
+  void release(std::uint16_t tag, End end) {
     Slot& s = slots[tag];
     s.active = false;
-    s.dirty = s.dirty || !clean_finish;
-    const Clock::duration hold = clean_finish ? Clock::duration(opt.tag_hold) : 2 * timeout;
+    s.dirty = s.dirty || end != End::clean;
+    const Clock::duration hold = end == End::clean     ? Clock::duration(opt.tag_hold)
+                                 : end == End::retried ? 2 * timeout
+                                                       : Clock::duration(opt.abandon_hold);
     auto& p = s.poison[s.job.signature()];
     p = std::max(p, now + hold);
     free_tags.push_back(tag);
@@ -304,7 +312,7 @@ struct NetTlpClient::Impl {
       --s.job.batch->inflight;
       --inflight;
     }
-    release(tag, false);
+    release(tag, End::abandoned);
   }
 
   std::optional<std::uint16_t> take_tag(unsigned sig) {
@@ -436,7 +444,7 @@ struct NetTlpClient::Impl {
   void finish(std::uint16_t tag, tlp::CplStatus status, std::uint64_t err_addr) {
     Slot& s = slots[tag];
     const Job j = s.job;
-    release(tag, j.attempts == 1);
+    release(tag, j.attempts == 1 ? End::clean : End::retried);
     if (!j.batch) return probe_answered();
     --j.batch->inflight;
     --inflight;
@@ -491,7 +499,7 @@ struct NetTlpClient::Impl {
         continue;
       }
       if (!j.batch) {
-        release(d.tag, false);
+        release(d.tag, End::abandoned);
         probe = Probe::idle;
         declare_unreachable();
         return;
@@ -612,7 +620,7 @@ struct NetTlpClient::Impl {
     if (active.empty() && probe != Probe::idle) {
       // A probe still out when the last batch ends is abandoned.
       for (std::size_t t = 0; t < slots.size(); ++t)
-        if (slots[t].active) release(static_cast<std::uint16_t>(t), false);
+        if (slots[t].active) release(static_cast<std::uint16_t>(t), End::abandoned);
       probe = Probe::idle;
     }
   }
@@ -682,6 +690,7 @@ Result<NetTlpOptions> parse_nettlp_options(std::string_view spec, NetTlpOptions 
     else if (k == "min_timeout") { if ((n = num(600'000'000))) o.min_timeout = std::chrono::microseconds(*n); }
     else if (k == "retries") { if ((n = num(100))) o.retries = static_cast<unsigned>(*n); }
     else if (k == "hold") { if ((n = num(10'000'000))) o.tag_hold = std::chrono::microseconds(*n); }
+    else if (k == "abandon_hold") { if ((n = num(600'000))) o.abandon_hold = std::chrono::milliseconds(*n); }
     else if (k == "max") { if ((n = num(UINT64_MAX))) o.max_address = *n; }
     else return fail(Errc::invalid_argument, fmt::format("unknown NetTLP option '{}'", k));
     if (!n) return std::unexpected(n.error());
@@ -700,7 +709,8 @@ Result<std::unique_ptr<NetTlpClient>> NetTlpClient::open(const NetTlpOptions& o)
   if (o.timeout.count() <= 0) return fail(Errc::invalid_argument, "timeout must be positive");
   if (o.min_timeout.count() <= 0)
     return fail(Errc::invalid_argument, "min_timeout must be positive");
-  if (o.tag_hold.count() < 0) return fail(Errc::invalid_argument, "tag hold must not be negative");
+  if (o.tag_hold.count() < 0 || o.abandon_hold.count() < 0)
+    return fail(Errc::invalid_argument, "tag holds must not be negative");
   auto aip = parse_ipv4(o.adapter_ip);
   if (!aip) return std::unexpected(aip.error());
   if (o.adapter_ip == o.local_ip || *aip == parse_ipv4(o.local_ip).value_or(0))

@@ -14,7 +14,8 @@
 //  - a completion names its request only by tag and (Lower Address + Byte Count) % 128 ==
 //    (address + length) % 128, its "signature". A tag is not given a request with the same
 //    signature as its previous one until stragglers cannot come: `tag_hold` after a clean
-//    finish, twice the timeout after retries or abandonment. Network duplicates are also
+//    finish, twice the timeout after an answered retry, `abandon_hold` (3 s) after a request
+//    was abandoned unanswered (a stalled adapter answers it when it resumes). Network duplicates are also
 //    recognized by their NetTLP header (the adapter's frame counter and clock), and a socket is
 //    drained right before its tag is reused;
 //  - a range fails with Errc::timeout after `retries` further attempts and (retries + 1)
@@ -70,13 +71,18 @@ struct NetTlpOptions {
   // Duplicates are recognized by their NetTLP header (frame counter + clock) whenever the
   // adapter stamps it; this hold covers adapters that leave it zero.
   std::chrono::microseconds tag_hold{100};
+  // After a request was abandoned unanswered (given up, its deadline passed, the adapter
+  // unreachable), its tag carries no request with the same signature for this long: a stalled
+  // or hung adapter may still answer it when it resumes. A completion later than this could
+  // still pass for a newer request's (the signature is all a completion carries).
+  std::chrono::milliseconds abandon_hold{3'000};
   std::string pcap;            // record every datagram sent and received to this file
   std::uint64_t max_address = 0;  // reported by info(); 0 = unknown
 };
 
 // Parses "key=value,key=value": adapter=IP, local=IP, requester=BB:DD.F, tags=N, window=N,
-// mrrs=BYTES, timeout=MS, min_timeout=US, retries=N, hold=US, pcap=FILE, max=SIZE. Starts
-// from `base`.
+// mrrs=BYTES, timeout=MS, min_timeout=US, retries=N, hold=US, abandon_hold=MS, pcap=FILE,
+// max=SIZE. Starts from `base`.
 Result<NetTlpOptions> parse_nettlp_options(std::string_view spec, NetTlpOptions base = {});
 
 class NetTlpClient final : public PhysicalMemory {

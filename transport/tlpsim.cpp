@@ -39,7 +39,7 @@ struct Later {
 struct AtomicCounters {
   std::atomic<std::uint64_t> datagrams{0}, reads{0}, completions{0}, bytes{0}, unbacked{0},
       write_violations{0}, other{0}, malformed{0}, lost{0}, duplicated{0}, reordered{0},
-      send_errors{0};
+      send_errors{0}, stalled{0};
 };
 
 void inc(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) { a.fetch_add(n, std::memory_order_relaxed); }
@@ -70,6 +70,15 @@ struct TlpSim::Impl {
     const double extra_us = 20 + uni(rng) * 180;
     const double lat = static_cast<double>(opt.latency.count()) * (1 + uni(rng) * 3);
     return std::chrono::nanoseconds(static_cast<std::int64_t>(extra_us * 1000 + lat));
+  }
+
+  // The end of the stall `t` falls in, or `t` itself outside stalls. A stall is the last
+  // `stall` of each `stall_every` period counted from start.
+  Clock::time_point stall_end(Clock::time_point t) const {
+    if (opt.stall.count() <= 0 || opt.stall_every.count() <= 0) return t;
+    const auto phase = (t - start) % opt.stall_every;
+    if (phase < opt.stall_every - opt.stall) return t;
+    return t - phase + opt.stall_every;
   }
 
   void push(Outgoing&& o) {
@@ -144,7 +153,7 @@ struct TlpSim::Impl {
       }
     }
     if (group.ends.empty()) return;
-    if (opt.latency.count() == 0)
+    if (opt.latency.count() == 0 && stall_end(now) == now)
       send(group);
     else
       push(std::move(group));
@@ -191,6 +200,16 @@ struct TlpSim::Impl {
 
   void send_due() {
     const Clock::time_point now = Clock::now();
+    if (const Clock::time_point end = stall_end(now); end != now) {
+      // Everything that comes due meanwhile leaves at the end of the stall, in order.
+      for (Outgoing& o : heap)
+        if (o.due < end) {
+          o.due = end;
+          inc(n.stalled);
+        }
+      std::make_heap(heap.begin(), heap.end(), Later{});
+      return;
+    }
     while (!heap.empty() && heap.front().due <= now) {
       std::pop_heap(heap.begin(), heap.end(), Later{});
       send(heap.back());
@@ -218,6 +237,9 @@ struct TlpSim::Impl {
 Result<std::unique_ptr<TlpSim>> TlpSim::open(std::shared_ptr<const MemoryFile> memory,
                                              TlpSimOptions o) {
   if (!memory) return fail(Errc::invalid_argument, "tlpsim needs a memory file");
+  if (o.stall.count() < 0 || o.stall_every.count() < 0 ||
+      (o.stall.count() > 0 && o.stall >= o.stall_every))
+    return fail(Errc::invalid_argument, "a stall must be shorter than its period (--stall-every)");
   for (double p : {o.loss, o.reorder, o.duplicate})
     if (!(p >= 0 && p <= 1)) return fail(Errc::invalid_argument, "probabilities must be in [0, 1]");
   if (o.ports < 1 || o.ports > 256) return fail(Errc::invalid_argument, "ports must be 1..256");
@@ -266,7 +288,8 @@ TlpSimCounters TlpSim::counters() const {
   const AtomicCounters& a = impl_->n;
   return {counter(a.datagrams), counter(a.reads),     counter(a.completions), counter(a.bytes),
           counter(a.unbacked),  counter(a.write_violations), counter(a.other), counter(a.malformed),
-          counter(a.lost),      counter(a.duplicated), counter(a.reordered), counter(a.send_errors)};
+          counter(a.lost),      counter(a.duplicated), counter(a.reordered), counter(a.send_errors),
+          counter(a.stalled)};
 }
 
 std::uint64_t TlpSim::write_violations() const { return counter(impl_->n.write_violations); }
@@ -275,9 +298,9 @@ std::string TlpSim::format_counters() const {
   const TlpSimCounters c = counters();
   return fmt::format(
       "datagrams {}  reads {}  completions {}  bytes {}  unbacked {}  write violations {}  "
-      "other {}  malformed {}  lost {}  duplicated {}  reordered {}  send errors {}",
+      "other {}  malformed {}  lost {}  duplicated {}  reordered {}  send errors {}  stalled {}",
       c.datagrams, c.reads, c.completions, c.bytes, c.unbacked, c.write_violations, c.other,
-      c.malformed, c.lost, c.duplicated, c.reordered, c.send_errors);
+      c.malformed, c.lost, c.duplicated, c.reordered, c.send_errors, c.stalled);
 }
 
 const TlpSimOptions& TlpSim::options() const { return impl_->opt; }

@@ -8,7 +8,9 @@
 // Network effects for tests: a fixed latency (a timer queue, so one slow answer never delays
 // the others), random loss of requests and completions, reordering (a completion is held back
 // an extra 20..200 us plus 1..4 latencies) and duplication (a completion is sent twice, back
-// to back).
+// to back). Stalls: every `stall_every`, the adapter goes quiet for `stall` (it still takes
+// requests in, but sends nothing until the stall ends, then everything that came due), as a
+// host or adapter that pauses a few hundred milliseconds would.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,8 @@ struct TlpSimOptions {
   std::uint32_t max_payload = 256;  // MPS
   std::uint32_t rcb = 64;           // read completion boundary
   std::uint64_t seed = 0;           // random seed for loss/reorder/duplicate; 0 = random
+  std::chrono::nanoseconds stall{0};        // length of each stall (0: none)
+  std::chrono::nanoseconds stall_every{0};  // period of the stalls; each ends a period
 };
 
 struct TlpSimCounters {
@@ -51,6 +55,7 @@ struct TlpSimCounters {
   std::uint64_t duplicated = 0;
   std::uint64_t reordered = 0;
   std::uint64_t send_errors = 0;
+  std::uint64_t stalled = 0;          // sends held back to the end of a stall
 };
 
 class TlpSim {

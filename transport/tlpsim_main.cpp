@@ -2,7 +2,7 @@
 //
 //   tlpsim --memory FILE [--map PHYS:OFF:LEN,...] --listen IP [--latency 12us] [--loss P]
 //          [--reorder P] [--duplicate P] [--unbacked silent|ur] [--pcap FILE] [--seed N]
-//          [--ports N] [-v|-vv]
+//          [--ports N] [--stall 200ms --stall-every 2s] [-v|-vv]
 //
 // On one machine, run tlpsim on a second loopback address (both ends bind ports 0x3000+tag):
 //   tlpsim --memory ram.img --listen 127.0.0.2 --latency 12us
@@ -27,13 +27,16 @@ namespace {
 constexpr const char* kUsage =
     "usage: tlpsim --memory FILE [--map PHYS:OFF:LEN,...] --listen IP [--latency 12us]\n"
     "              [--loss P] [--reorder P] [--duplicate P] [--unbacked silent|ur]\n"
-    "              [--pcap FILE] [--seed N] [--ports N] [-v|-vv] [--version]\n"
+    "              [--pcap FILE] [--seed N] [--ports N] [--stall T --stall-every T]\n"
+    "              [-v|-vv] [--version]\n"
     "Serves NetTLP memory reads from FILE on UDP IP:0x3000..0x30FF until SIGINT/SIGTERM.\n"
     "  --map        place file ranges at physical addresses (default: phys == file offset)\n"
     "  --latency    delay of every answer: 12us, 1ms, 500ns (a bare number is microseconds)\n"
     "  --loss P     drop each datagram with probability P (requests and completions)\n"
     "  --reorder P  hold back each completion with probability P (20-200 us + 1-4 latencies)\n"
     "  --duplicate P  send each completion twice with probability P\n"
+    "  --stall T --stall-every T  go quiet for T (e.g. 200ms) at the end of every period:\n"
+    "               requests are taken in, their completions leave when the stall ends\n"
     "  --unbacked   answer reads outside the file with silence (default, like real hardware)\n"
     "               or an Unsupported Request completion\n"
     "  --pcap FILE  record every datagram (Ethernet/IPv4/UDP framing; tshark reads it)\n";
@@ -100,10 +103,10 @@ int main(int argc, char** argv) {
     else if (a == "--map") map_spec = v;
     else if (a == "--listen") opt.listen_ip = v, have_listen = true;
     else if (a == "--pcap") opt.pcap = v;
-    else if (a == "--latency") {
+    else if (a == "--latency" || a == "--stall" || a == "--stall-every") {
       auto d = parse_duration(v);
       if (!d) return usage_error(d.error().message);
-      opt.latency = *d;
+      (a == "--latency" ? opt.latency : a == "--stall" ? opt.stall : opt.stall_every) = *d;
     } else if (a == "--loss" || a == "--reorder" || a == "--duplicate") {
       auto p = parse_prob(v);
       if (!p) return usage_error(p.error().message);
@@ -151,9 +154,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("tlpsim: serving {} on {}:0x3000..{:#x}, latency {} ns, loss {}, reorder {}, "
-               "duplicate {}, unbacked {}",
+               "duplicate {}, stall {} ms every {} ms, unbacked {}",
                memory_path, opt.listen_ip, 0x3000 + opt.ports - 1, opt.latency.count(), opt.loss,
                opt.reorder, opt.duplicate,
+               std::chrono::duration_cast<std::chrono::milliseconds>(opt.stall).count(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(opt.stall_every).count(),
                opt.unbacked == TlpSimOptions::Unbacked::ur ? "ur" : "silent");
   (*sim)->start();
   int sig = 0;

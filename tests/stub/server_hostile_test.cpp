@@ -18,6 +18,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+
 // A page of incompressible bytes in every FakeTarget, so that replies cannot be run-length
 // compressed into nothing.
 constexpr std::uint64_t kNoisePage = 0x40000;
@@ -157,7 +163,10 @@ TEST(ServerHostile, MaximalPacketsAndHugeLengthsAreAnsweredInBoundedMemory) {
   const std::size_t before = rss_bytes();
   for (int i = 0; i < 200; ++i) round();
   const std::size_t after = rss_bytes();
-  EXPECT_LT(after, before + (4u << 20)) << "RSS " << before << " -> " << after;
+  // Under ASan freed memory sits in its quarantine (256 MiB) and RSS says nothing about ours.
+  if (!kAsan) {
+    EXPECT_LT(after, before + (4u << 20)) << "RSS " << before << " -> " << after;
+  }
 }
 
 TEST(ServerHostile, HundredsOfConnectionsAreServedOrRefusedWithoutGrowth) {
@@ -186,5 +195,7 @@ TEST(ServerHostile, HundredsOfConnectionsAreServedOrRefusedWithoutGrowth) {
   const std::size_t before = rss_bytes();
   for (int i = 0; i < 3; ++i) wave();
   const std::size_t after = rss_bytes();
-  EXPECT_LT(after, before + (8u << 20)) << "RSS " << before << " -> " << after;
+  if (!kAsan) {
+    EXPECT_LT(after, before + (8u << 20)) << "RSS " << before << " -> " << after;
+  }
 }
