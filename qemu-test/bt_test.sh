@@ -159,15 +159,7 @@ PY
 then pass "the panicked guest's dump served back: same ps, the panic in dmesg"
 else fail "the panicked guest's dump served back (see $tmp/pdump.log)"; fi
 if (( want_vmlinux )); then
-  kname= cache=
-  for ((i = 0; i < ${#rest[@]}; i++)); do
-    [[ ${rest[i]} == --kernel ]] && kname=${rest[i+1]}
-    [[ ${rest[i]} == --cache ]] && cache=${rest[i+1]}
-  done
-  info=$("$here/fetch-kernel.sh" --offline --vmlinux "$kname" "$cache" 2>/dev/null) ||
-    guest_die "no DWARF vmlinux in the cache (fixture qemu_vmlinux_6.1-cloud)"
-  VMLINUX=
-  eval "$info"
+  guest_dwarf_vmlinux "${rest[@]}"
   release=$(guest_truth sysinfo uname_r)
   # Debian's drgn runs under /usr/bin/python3 (a pyenv python3 first in PATH lacks it).
   drgn_bin=$(command -v /usr/bin/drgn drgn 2>/dev/null | head -n1 || true)

@@ -334,6 +334,21 @@ pass() { TEST_PASS=$((TEST_PASS + 1)); echo "PASS: $*"; }
 fail() { TEST_FAIL=$((TEST_FAIL + 1)); echo "FAIL: $*"; }
 # test_skip MESSAGE: exit 77 (CTest SKIP_RETURN_CODE), except under CI=true, where whatever is
 # missing was to be installed: a skip there would make a green run that tested nothing.
+# guest_dwarf_vmlinux ARGS...: sets VMLINUX to the -dbg package's DWARF vmlinux of the kernel
+# that --kernel K --cache DIR among ARGS name (cached by fetch-kernel.sh --vmlinux, the fixture
+# qemu_vmlinux_K); the test dies without it.
+guest_dwarf_vmlinux() {
+  local args=("$@") kname= cache= info i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ ${args[i]} == --kernel ]] && kname=${args[i+1]}
+    [[ ${args[i]} == --cache ]] && cache=${args[i+1]}
+  done
+  info=$("$GUEST_LIB_DIR/fetch-kernel.sh" --offline --vmlinux "$kname" "$cache" 2>/dev/null) ||
+    guest_die "no DWARF vmlinux of $kname in the cache (fixture qemu_vmlinux_$kname)"
+  VMLINUX=
+  eval "$info"
+  [[ -n $VMLINUX ]] || guest_die "fetch-kernel.sh named no vmlinux for $kname"
+}
 test_skip() {
   if [[ ${CI:-} == true ]]; then echo "FAIL: $* (CI=true: not a skip)"; exit 1; fi
   echo "SKIP: $*"; exit 77
