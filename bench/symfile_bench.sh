@@ -29,12 +29,9 @@ guest_test_boot --kernel "$kernel" --cpu "$cpu" --cache "$build/qemu-cache" \
   --initrd "$build/qemu-test/initrd.cpio.gz" >/dev/null 2>&1
 guest_pause
 tmp=$GUEST_DIR
-"$build/transport/tlpsim" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.2 --latency 12us \
-  </dev/null >"$tmp/tlpsim.log" 2>&1 &
-spid=$!
-guest_on_exit "kill $spid; wait $spid"
+sim_start "$build/transport/tlpsim" "$tmp/tlpsim.log"
 port=$(free_port)
-stub_start "$build/app/tlpstub" "$tmp/tlpstub.log" "$port" --nettlp 127.0.0.2 --local 127.0.0.1 \
+stub_start "$build/app/tlpstub" "$tmp/tlpstub.log" "$port" --nettlp "$SIM_IP" --local "$SIM_LOCAL_IP" \
   >/dev/null
 stub_wait_recovered "$port" >/dev/null
 # The file is written once per kernel, in the background after types: wait for it.

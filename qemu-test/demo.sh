@@ -77,33 +77,13 @@ guest_test_boot --kernel "$kernel" --cpu "$cpu" --cache "$build/qemu-cache" --in
 step "guest up"
 
 # The software adapter serves the guest's RAM as DMA reads over UDP, like the FPGA would.
-# NetTLP's UDP ports are fixed (0x3000 + tag on both sides), so the adapter and tlpstub get a
-# loopback address pair whose ports nobody holds: 127.0.0.2 and 127.0.0.1, or, when another
-# tlpsim or NetTLP test on this machine has those, 127.N.0.2 and 127.N.0.1 (all of 127/8 is
-# loopback). Otherwise tlpstub would read the other adapter's memory.
-nettlp_busy() {  # IP: is any UDP port 0x3000..0x30ff bound on IP (or on every address)?
-  ss -Huln | awk -v ip="$1" '{ n = split($4, a, ":"); p = a[n]; h = substr($4, 1, length($4) - length(p) - 1)
-    if ((h == ip || h == "0.0.0.0" || h == "*") && p >= 12288 && p <= 12543) busy = 1 }
-    END { exit !busy }'
-}
-sim_ip= local_ip=
-for n in 0 $(shuf -i 1-250 -n 30); do
-  if ! nettlp_busy "127.$n.0.2" && ! nettlp_busy "127.$n.0.1"; then
-    sim_ip=127.$n.0.2 local_ip=127.$n.0.1; break
-  fi
-done
-[[ -n $sim_ip ]] || { echo "demo.sh: no free loopback address pair for NetTLP" >&2; exit 1; }
-echo "+ tlpsim --memory $GUEST_RAM --map $GUEST_MAP --listen $sim_ip --latency 12us"
-"$bin/transport/tlpsim" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen "$sim_ip" \
-  --latency 12us 2>"$GUEST_DIR/tlpsim.log" &
-sim_pid=$!
-guest_on_exit "kill $sim_pid"
-until ss -Huln | awk '{print $4}' | grep -qxF "$sim_ip:12288"; do
-  kill -0 "$sim_pid" 2>/dev/null || { cat "$GUEST_DIR/tlpsim.log"; echo "demo.sh: tlpsim did not start" >&2; exit 1; }
-  sleep 0.1
-done
+# On a free loopback address pair (lib.sh's sim_start; another adapter on the same ports
+# would be read instead).
+echo "+ tlpsim --memory $GUEST_RAM --map $GUEST_MAP --latency 12us (on a free loopback address)"
+sim_start "$bin/transport/tlpsim" "$GUEST_DIR/tlpsim.log"
+echo "+ tlpsim listens on $SIM_IP"
 port=$(free_port)
-stub_args=(--nettlp "$sim_ip" --local "$local_ip" --listen "127.0.0.1:$port")
+stub_args=(--nettlp "$SIM_IP" --local "$SIM_LOCAL_IP" --listen "127.0.0.1:$port")
 echo "+ tlpstub ${stub_args[*]}"
 "$bin/app/tlpstub" "${stub_args[@]}" 2>"$GUEST_DIR/tlpstub.log" &
 stub_pid=$!

@@ -2,7 +2,7 @@
 # gdb_stub_test.sh --tlpstub BIN --kernel K --cpu C --cache DIR --initrd FILE
 #                  [--workdir DIR] [--mem SIZE] [--cr3-source qemu|init_top_pgt]
 #                  [--nettlp TLPSIM_BIN [--sim-args "ARGS"]]
-# With --nettlp the RAM file is served by tlpsim on 127.0.0.2 (12 us latency plus ARGS, e.g.
+# With --nettlp the RAM file is served by tlpsim on a free loopback address (12 us latency plus ARGS, e.g.
 # "--loss 0.05 --reorder 0.05") and tlpstub reads it over NetTLP; at the end tlpsim must have
 # seen no write TLP.
 #
@@ -53,8 +53,8 @@ port=$(free_port)
 if [[ -n $tlpsim ]]; then
   # shellcheck disable=SC2086
   sim_start "$tlpsim" "$tmp/tlpsim.log" $sim_args
-  echo "tlpsim on 127.0.0.2 ($sim_args)"
-  targs=(--nettlp 127.0.0.2 --local 127.0.0.1 --cr3 "$cr3")
+  echo "tlpsim on $SIM_IP ($sim_args)"
+  targs=(--nettlp "$SIM_IP" --local "$SIM_LOCAL_IP" --cr3 "$cr3")
 else
   targs=(--memory "$GUEST_RAM" --cr3 "$cr3")
   (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")

@@ -421,17 +421,49 @@ stub_wait_recovered() {
 }
 
 # ---- tlpsim, the software NetTLP adapter ------------------------------------------
-# sim_start BIN LOG [ARGS...]: serves the guest's RAM file through tlpsim on 127.0.0.2 at 12 us
-# latency (plus ARGS, e.g. --loss 0.05), logging to LOG; stops it when the test exits and sets
-# SIM_PID. tlpstub then reads with --nettlp 127.0.0.2 --local 127.0.0.1.
+# NetTLP's UDP ports are fixed (0x3000 + tag on both sides), so two adapters (or two tlpstubs)
+# on one address pair collide: the second cannot bind, or, worse, a tlpstub reads another
+# test's adapter. Each test therefore takes a loopback pair whose ports nobody holds:
+# 127.0.0.2/127.0.0.1 when free, else 127.N.0.2/127.N.0.1 (all of 127/8 is loopback).
+nettlp_busy() {  # IP: is any UDP port 0x3000..0x30ff bound on IP (or on every address)?
+  ss -Huln | awk -v ip="$1" '{ n = split($4, a, ":"); p = a[n]; h = substr($4, 1, length($4) - length(p) - 1)
+    if ((h == ip || h == "0.0.0.0" || h == "*") && p >= 12288 && p <= 12543) busy = 1 }
+    END { exit !busy }'
+}
+# nettlp_pair: sets SIM_IP (the adapter's address) and SIM_LOCAL_IP (tlpstub's --local) to a
+# free pair; returns 1 if none of 31 tries is free.
+nettlp_pair() {
+  local n
+  SIM_IP= SIM_LOCAL_IP=
+  for n in 0 $(shuf -i 1-250 -n 30); do
+    if ! nettlp_busy "127.$n.0.2" && ! nettlp_busy "127.$n.0.1"; then
+      SIM_IP=127.$n.0.2 SIM_LOCAL_IP=127.$n.0.1
+      return 0
+    fi
+  done
+  return 1
+}
+
+# sim_start BIN LOG [ARGS...]: serves the guest's RAM file through tlpsim at 12 us latency
+# (plus ARGS, e.g. --loss 0.05) on a free loopback pair (nettlp_pair), logging to LOG; waits
+# until it has bound its ports, stops it when the test exits and sets SIM_PID, SIM_IP and
+# SIM_LOCAL_IP. tlpstub then reads with --nettlp "$SIM_IP" --local "$SIM_LOCAL_IP".
 sim_start() {
   local bin=$1 log=$2
   shift 2
-  "$bin" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.2 --latency 12us \
+  nettlp_pair || guest_die "no free loopback address pair for NetTLP"
+  "$bin" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen "$SIM_IP" --latency 12us \
     "$@" </dev/null >"$log" 2>&1 &
   SIM_PID=$!
   guest_on_exit "kill $SIM_PID 2>/dev/null; wait $SIM_PID"
   guest_watch_pid "$SIM_PID"
+  local i
+  for (( i = 0; i < 100; i++ )); do
+    ss -Huln | awk '{print $4}' | grep -qxF "$SIM_IP:12288" && return 0
+    kill -0 "$SIM_PID" 2>/dev/null || guest_die "tlpsim did not start: $(tail -n 3 "$log")"
+    sleep 0.1
+  done
+  guest_die "tlpsim did not bind $SIM_IP:12288 in 10 s"
 }
 
 # sim_check_no_writes LOG: stops tlpsim (it prints its counters on SIGTERM) and records a pass

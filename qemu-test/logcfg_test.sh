@@ -77,7 +77,7 @@ echo "guest: $(wc -l <"$tmp/dmesg.truth") dmesg lines, config $release ($(wc -c 
 port=$(free_port)
 if [[ -n $tlpsim ]]; then
   sim_start "$tlpsim" "$tmp/tlpsim.log"
-  targs=(--nettlp 127.0.0.2 --local 127.0.0.1)
+  targs=(--nettlp "$SIM_IP" --local "$SIM_LOCAL_IP")
 else
   targs=(--memory "$GUEST_RAM")
   (( GUEST_MAP_IDENTITY )) || targs+=(--map "$GUEST_MAP")
