@@ -37,13 +37,7 @@ command -v gcc >/dev/null || test_skip "gcc missing (needed for memprobe.c)"
 build=$(mktemp -d "${TMPDIR:-/tmp}/tlpstub-bt.XXXXXX")
 guest_on_exit "rm -rf '$build'"
 [[ -f $initrd ]] || "$here/make-initramfs.sh" "$initrd"
-mkdir -p "$build/root/bin" "$build/root/etc/tlpstub-init.d"
-gcc -O2 -static -o "$build/root/bin/tlpstub-memprobe" "$here/memprobe.c"
-# In the foreground: it returns once its child has printed the memprobe section.
-echo /bin/tlpstub-memprobe >"$build/root/etc/tlpstub-init.d/memprobe.sh"
-(cd "$build/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
-  gzip -n >"$build/memprobe.cpio.gz"
-cat "$initrd" "$build/memprobe.cpio.gz" >"$build/initrd.cpio.gz"
+memprobe_initrd "$initrd" "$build/initrd.cpio.gz" || guest_die "building memprobe failed"
 
 guest_test_boot "${rest[@]}" --initrd "$build/initrd.cpio.gz"
 tmp=$GUEST_DIR
