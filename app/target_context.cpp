@@ -247,6 +247,11 @@ Result<std::shared_ptr<const kernel::KernelImage>> TargetContext::discover(
   status_ = {DiscoveryState::done, {}, img};
   space_ = space_from_image(*img);
   symbols_ = {DiscoveryState::running, "recovering kallsyms", nullptr};
+  // Types count as running from here, not only once their thread starts after kallsyms: a
+  // command that waits for types in between would otherwise see "not run" and fail at once.
+  types_ = {};
+  types_.state = TypesState::running;
+  types_.message = "waiting for kernel symbols (kallsyms)";
   discovery_done_.notify_all();
   lk.unlock();
   // The address space is published first: gdb's reads need no symbols and do not wait.
