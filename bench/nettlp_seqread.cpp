@@ -9,6 +9,7 @@
 // 1 the one-read-at-a-time client (libtlp's model). Prints one line per run:
 //   seqread: tags 256 mrrs 512: 268435456 bytes in 12.345 s, 21.7 MB/s
 // and exits 1 if any read failed (the rate of a read that failed means nothing).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
