@@ -354,8 +354,10 @@ TEST(OffsetInference, OnCpuAndCpuFromEachCpusRunningTask) {
   add_cpus(w, {kInitTaskVa, w.tasks[2]}, false);
   InferenceReport r = w.run();
   EXPECT_EQ(offset_of(r, "task_struct", "on_cpu"), kOnCpuOff);
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
   EXPECT_EQ(find(r, "task_struct", "on_cpu")->source(), "inference (data)");
   EXPECT_EQ(offset_of(r, "task_struct", "thread_info.cpu"), kCpuOff);
+  ASSERT_TRUE(find(r, "task_struct", "thread_info.cpu"));
   EXPECT_EQ(find(r, "task_struct", "thread_info.cpu")->source(), "inference (data)");
 
   // on_rq is 1 in the running tasks too: the data cannot choose; the code can, and must land
@@ -370,6 +372,7 @@ TEST(OffsetInference, OnCpuAndCpuFromEachCpusRunningTask) {
   w3.put_code("task_call_func", kCodeVa + 0x300, task_call_func(kOnCpuOff));
   r = w3.run();
   EXPECT_EQ(offset_of(r, "task_struct", "on_cpu"), kOnCpuOff);
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
   EXPECT_EQ(find(r, "task_struct", "on_cpu")->source(), "inference (code; data allows it)");
   World w4;  // the code names an offset the data rules out: missing
   add_cpus(w4, {kInitTaskVa, w4.tasks[2]}, true);
@@ -377,6 +380,7 @@ TEST(OffsetInference, OnCpuAndCpuFromEachCpusRunningTask) {
   r = w4.run();
   ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
   EXPECT_FALSE(find(r, "task_struct", "on_cpu")->found());
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
   EXPECT_EQ(find(r, "task_struct", "on_cpu")->conflict, "code says 44, which the data rules out");
 }
 
@@ -387,6 +391,7 @@ TEST(OffsetInference, OneCpuSaysTheDataCannotTellTheCpu) {
   InferenceReport r = w.run();
   ASSERT_TRUE(find(r, "task_struct", "thread_info.cpu"));
   EXPECT_EQ(find(r, "task_struct", "thread_info.cpu")->source(), "inference (code)");
+  ASSERT_TRUE(find(r, "task_struct", "thread_info.cpu"));
   EXPECT_NE(find(r, "task_struct", "thread_info.cpu")->evidence.find("one CPU"), std::string::npos)
       << find(r, "task_struct", "thread_info.cpu")->evidence;
 }
