@@ -6,8 +6,11 @@
 # or System.map + KASLR slide) are zeroed. tlpstub on the intact copy serves BTF offsets (its
 # BTF path is checked against pahole by btf_test.sh); tlpstub on the wiped copy must fall back
 # to offset inference, and `monitor offsets --json` must give, for every member below, the
-# offset BTF gives, with an "inference (...)" source. Members inference has no method for
-# (on_cpu, the printk ring buffer) must be reported missing, never wrong.
+# offset BTF gives, with an "inference (...)" source: the task members, on_cpu and the task's
+# CPU (the guest has two CPUs, so that CPU numbers differ between the running tasks), the
+# printk ring buffer's members (bitfields with BTF's bit offset and width) and the sizes of
+# prb_desc and printk_info. Members inference has no method for must be reported missing,
+# never wrong. `monitor dmesg` on the wiped copy must print the very lines it prints with BTF.
 #
 # Profiles: the intact run saves `monitor profile save P`; tlpstub on the wiped copy with
 # --profile P must give `monitor offsets` equal to BTF's for every member BTF knows (source
@@ -40,7 +43,8 @@ if (( with_vmlinux )); then
   [[ -n $vmlinux && -f $vmlinux ]] || guest_die "no -dbg vmlinux (fetch-kernel.sh --vmlinux $kernel)"
 fi
 
-guest_test_boot "${rest[@]}"
+# Two CPUs: with one, every task's CPU is 0 and the data cannot tell that member apart.
+guest_test_boot "${rest[@]}" --smp 2
 tmp=$GUEST_DIR
 
 start=$(guest_sym __start_BTF) stop=$(guest_sym __stop_BTF)
@@ -75,12 +79,13 @@ offsets_of() {
   out=$(stub_gdb "$port" ==I== "monitor info --json" ==O== "monitor offsets --json" \
         ==P== "monitor ps --json" ==T== "monitor info" ==OT== "monitor offsets" \
         ==S== "${save[@]}" "monitor profile" ==TY== "monitor type task_struct --json" \
-        ==END== || true)
+        ==D== "monitor dmesg" ==END== || true)
   echo "$out" >"$tmp/gdb-$name.log"
   harness seg I <<<"$out" >"$tmp/info-$name.json"
   harness seg O <<<"$out" >"$tmp/offsets-$name.json"
   harness seg P <<<"$out" >"$tmp/ps-$name.json"
   harness seg TY <<<"$out" >"$tmp/type-$name.json"
+  harness seg D <<<"$out" >"$tmp/dmesg-$name.txt"
   echo "--- $name: monitor info (types) and monitor offsets"
   harness seg T <<<"$out" | sed -n '/^types:/,/^kallsyms:/p' | sed 's/^/    /'
   harness seg OT <<<"$out" | sed 's/^/    /'
@@ -196,7 +201,14 @@ info_b, off_b, info_n, off_n = (json.load(open(p)) for p in sys.argv[1:5])
 want = {("task_struct", w) for w in ("tasks", "pid", "tgid", "comm", "real_parent", "parent",
         "mm", "active_mm", "flags", "__state|state", "signal", "thread_node|thread_group",
         "stack", "thread.sp", "thread_info.cpu|cpu")}
-want |= {("mm_struct", "pgd"), ("signal_struct", "thread_head")}
+want |= {("mm_struct", "pgd"), ("signal_struct", "thread_head"), ("task_struct", "on_cpu")}
+want |= {("printk_ringbuffer", "desc_ring." + m) for m in
+         ("count_bits", "descs", "infos", "head_id", "tail_id")}
+want |= {("printk_ringbuffer", "text_data_ring." + m) for m in
+         ("size_bits", "data", "head_lpos", "tail_lpos")}
+want |= {("prb_desc", m) for m in ("state_var", "text_blk_lpos.begin", "text_blk_lpos.next")}
+want |= {("printk_info", m) for m in
+         ("seq", "ts_nsec", "text_len", "facility", "flags", "level", "caller_id")}
 bad = 0
 def check(ok, msg):
     global bad
@@ -216,11 +228,23 @@ for key in sorted(btf):
     elif i["offset"] is None:
         check(key not in want, f"{name}: missing without BTF ({i.get('missing')}); BTF {b['offset']}")
     else:
-        same = i["offset"] == b["offset"] and i["member"] == b["member"]
+        same = all(i[f] == b[f] for f in ("offset", "member", "bit_offset", "bit_size"))
         check(same and i["source"].startswith("inference"),
-              f"{name}: {i['member']} at {i['offset']} by {i['source']}; BTF: {b['member']} at {b['offset']}")
+              f"{name}: {i['member']} at {i['offset']} (bits {i['bit_offset']}:{i['bit_size']}) "
+              f"by {i['source']}; BTF: {b['member']} at {b['offset']} "
+              f"(bits {b['bit_offset']}:{b['bit_size']})")
         agree += same
-print(f"{agree} inferred offsets equal BTF's; {len(want)} required")
+sb = {z["struct"]: z for z in off_b["sizes"]}
+sizes = 0
+for z in off_n["sizes"]:
+    if z["size"] is None:
+        continue
+    b = sb[z["struct"]]
+    check(z["size"] == b["size"] and z["source"].startswith("inference"),
+          f"sizeof({z['struct']}): {z['size']} by {z['source']}; BTF {b['size']}")
+    sizes += 1
+check(sizes >= 2, f"{sizes} struct sizes inferred (prb_desc and printk_info wanted)")
+print(f"{agree} inferred offsets equal BTF's; {len(want)} required; {sizes} sizes")
 sys.exit(1 if bad else 0)
 PY
 then
@@ -229,5 +253,13 @@ else
   fail "inference without BTF differs from BTF (see $tmp/compare.log)"
 fi
 sed 's/^/    /' "$tmp/compare.log"
-rm -f "$tmp/ram-btf.bin" "$tmp/ram-nobtf.bin"
+# monitor dmesg without BTF: the same lines as with BTF (the log is read from the same copy).
+nb=$(grep -c . "$tmp/dmesg-btf.txt" || true) nn=$(grep -c . "$tmp/dmesg-nobtf.txt" || true)
+if (( nb > 20 )) && cmp -s "$tmp/dmesg-btf.txt" "$tmp/dmesg-nobtf.txt"; then
+  pass "monitor dmesg without BTF prints the same $nn lines as with BTF (last: $(tail -n 1 "$tmp/dmesg-nobtf.txt"))"
+else
+  fail "monitor dmesg without BTF ($nn lines) differs from BTF's ($nb lines): diff $tmp/dmesg-btf.txt $tmp/dmesg-nobtf.txt"
+  diff "$tmp/dmesg-btf.txt" "$tmp/dmesg-nobtf.txt" | head -n 10 | sed 's/^/    /' || true
+fi
+[[ -n ${INFER_KEEP_RAM:-} ]] || rm -f "$tmp/ram-btf.bin" "$tmp/ram-nobtf.bin"
 test_summary

@@ -295,14 +295,14 @@ guest_ref_dump() {
 # ---- test helpers ---------------------------------------------------------
 
 # guest_test_boot --kernel 6.1-cloud|6.12 --cpu max|qemu64 --cache DIR
-#                 --initrd FILE [--workdir DIR] [--mem SIZE] [--panic]
+#                 --initrd FILE [--workdir DIR] [--mem SIZE] [--panic] [--smp N]
 #                 [--append "KERNEL ARGS"]   (e.g. "pti=on")
 # Resolves the kernel from the cache (fetching it without -dbg if the fixture
 # has not: a test that needs the System.map requires the qemu_map_* fixture),
 # builds the initramfs if missing, boots and waits for READY.
 # Leftover arguments are returned in GUEST_TEST_ARGS.
 guest_test_boot() {
-  local kernel= cpu=max cache= initrd= workdir= mem=512M panic=() append=
+  local kernel= cpu=max cache= initrd= workdir= mem=512M panic=() append= smp=1
   GUEST_TEST_ARGS=()
   while (($#)); do
     case "$1" in
@@ -314,6 +314,7 @@ guest_test_boot() {
       --mem) mem=$2; shift 2 ;;
       --panic) panic=(--panic); shift ;;
       --append) append=$2; shift 2 ;;
+      --smp) smp=$2; shift 2 ;;
       *) GUEST_TEST_ARGS+=("$1"); shift ;;
     esac
   done
@@ -326,13 +327,13 @@ guest_test_boot() {
   GUEST_KERNEL_PACKAGE=$PACKAGE GUEST_KERNEL_CONFIG=$CONFIG
   [[ -f $initrd ]] || "$GUEST_LIB_DIR/make-initramfs.sh" "$initrd" || guest_die "cannot build $initrd"
   [[ -n $workdir ]] && rm -rf "$workdir"
-  guest_log "kernel $PACKAGE $VERSION, cpu $cpu, mem $mem"
+  guest_log "kernel $PACKAGE $VERSION, cpu $cpu, mem $mem, smp $smp"
   # A kernel that crashes while booting (seen once: a double fault in early boot under TCG,
   # -cpu max, at one KASLR slide) has not been read by anything yet: it says nothing about
   # tlpstub, so it is booted once more (its serial log kept as serial-bootcrash.log).
   local attempt
   for attempt in 1 2; do
-    guest_start --kernel "$VMLINUZ" --initrd "$initrd" --cpu "$cpu" --mem "$mem" \
+    guest_start --kernel "$VMLINUZ" --initrd "$initrd" --cpu "$cpu" --mem "$mem" --smp "$smp" \
       ${SYSTEM_MAP:+--system-map "$SYSTEM_MAP"} ${workdir:+--dir "$workdir"} "${panic[@]}" \
       --append "$append"
     GUEST_BOOT_CRASH_RETURNS=1

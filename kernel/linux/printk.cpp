@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/bytes.hpp"
 
 namespace tlpstub::kernel {
@@ -89,7 +91,10 @@ Result<PrbLayout> prb_layout(const TypeInfo& t) {
       {"printk_info", "text_len", &L.text_len, 2},
       {"printk_info", "facility", &L.facility, 1},
   };
-  if (auto r = size("printk_ringbuffer", L.rb_size); !r) return std::unexpected(r.error());
+  // Without BTF (offset inference) sizeof(printk_ringbuffer) may be unknown: then the header
+  // read ends with the last member used (the reader needs no more).
+  const bool rb_sized = t.struct_size("printk_ringbuffer").has_value();
+  if (rb_sized) (void)size("printk_ringbuffer", L.rb_size);
   if (auto r = size("prb_desc", L.desc_size); !r) return std::unexpected(r.error());
   if (auto r = size("printk_info", L.info_size); !r) return std::unexpected(r.error());
   for (const Want& w : wants) {
@@ -112,6 +117,11 @@ Result<PrbLayout> prb_layout(const TypeInfo& t) {
     L.caller_id = c->offset;
     L.has_caller_id = true;
   }
+  if (!rb_sized)
+    for (std::uint64_t end : {L.count_bits + 4, L.descs + 8, L.infos + 8, L.head_id + 8,
+                              L.tail_id + 8, L.size_bits + 4, L.data + 8, L.head_lpos + 8,
+                              L.tail_lpos + 8})
+      L.rb_size = std::max(L.rb_size, end);
   if (L.desc_size < std::max(L.state_var, std::max(L.blk_begin, L.blk_next)) + 8 ||
       L.info_size < L.ts_nsec + 8 || L.rb_size < L.tail_lpos + 8 || L.flags_bits > 8 ||
       L.level_bits > 8)

@@ -12,9 +12,16 @@
 //        NULL/set in init_task and equal in user processes; flags the u32 whose PF_KTHREAD bit
 //        is set exactly in tasks without mm; init_mm.pgd == init_top_pgt; thread.sp the one
 //        pointer into init_task's stack.
+//        on_cpu and the task's CPU from the task each CPU runs (offset_inference_cpu.cpp);
+//        the printk ring buffer (printk_ringbuffer, prb_desc, printk_info and the sizes of
+//        the last two) from its own records (offset_inference_printk.cpp).
 //  code  small kernel functions found through kallsyms whose instructions load a field at a
 //        fixed displacement from their task argument (capstone): __switch_to_asm saves and
-//        loads thread.sp; get_task_mm reads mm and tests PF_KTHREAD in flags.
+//        loads thread.sp; get_task_mm reads mm and tests PF_KTHREAD in flags; kick_process
+//        reads task_cpu(p); task_call_func spins on p->on_cpu.
+//
+// When the data allows several offsets (on an idle machine on_rq looks like on_cpu), it says
+// which; the code's answer is then used only when it is one of them ("code; data allows it").
 //
 // Every candidate must be the only one; when a method finds none or several, that method has
 // no answer. When both methods answer and disagree the member is missing (a conflict), never
@@ -42,11 +49,21 @@ struct InferredMember {
   std::optional<std::uint64_t> data, code;  // what each method found
   std::string evidence;           // how, in a few words
   std::string conflict;           // set when the methods disagree: then the member is missing
+  std::uint32_t bit_shift = 0, bit_size = 0;  // bitfields (printk_info.flags/level)
+  bool data_consistent = false;   // no data answer alone, but the code's is among its candidates
 
   bool found() const { return conflict.empty() && (data || code); }
   std::uint64_t offset() const { return data ? *data : *code; }
-  // "inference (data)", "inference (code)", "inference (data+code agree)".
+  // "inference (data)", "inference (code)", "inference (data+code agree)", "inference (code;
+  // data allows it)".
   std::string source() const;
+};
+
+// A struct size inference found (an array's stride: prb_desc, printk_info).
+struct InferredSize {
+  std::string struct_name;
+  std::uint64_t size = 0;
+  std::string source, evidence;
 };
 
 struct InferenceMissing {
@@ -57,6 +74,7 @@ struct InferenceReport {
   std::vector<InferredMember> members;  // found and conflicting
   // Wanted members no method found, and why.
   std::vector<InferenceMissing> missing;
+  std::vector<InferredSize> sizes;
   std::size_t tasks_seen = 0;           // tasks on the ring (init_task included)
   DiscoveryCost cost;
   std::vector<std::string> notes;

@@ -8,6 +8,9 @@
 //    task->mm.
 //  - kick_process(p) (kernel/sched/core.c): the first 4-byte load from p is task_cpu(p), i.e.
 //    thread_info.cpu (5.16+) or task_struct.cpu.
+//  - task_call_func(p, ...) (kernel/sched/core.c, 5.16+): __task_needs_rq_lock(p), inlined,
+//    ends in smp_cond_load_acquire(&p->on_cpu, !VAL): a loop of `pause` then a 4-byte load
+//    of p->on_cpu. The load right after the first `pause` is on_cpu.
 #include <capstone/capstone.h>
 #include <fmt/format.h>
 
@@ -159,6 +162,24 @@ Finding kick_process_cpu(const CodeInputs& in) {
   return infer_no_code("kick_process: no 4-byte load from its argument");
 }
 
+Finding task_call_func_on_cpu(const CodeInputs& in) {
+  if (in.task_call_func.empty()) return infer_no_code("no task_call_func symbol");
+  CodeArgTracker t;
+  bool paused = false;
+  for (const CodeInsn& i : disassemble_fn(in.task_call_func, in.task_call_func_va)) {
+    if (i.id == X86_INS_CALL) t.alias.erase(X86_REG_RDI);  // clobbered by the callee
+    if (i.id == X86_INS_PAUSE) paused = true;
+    if (paused && i.id == X86_INS_MOV && i.ops.size() == 2 && !i.ops[0].mem &&
+        i.ops[0].size == 4 && t.is_arg(i.ops[1]) && i.ops[1].disp >= 0)
+      return Finding{static_cast<std::uint64_t>(i.ops[1].disp),
+                     "task_call_func: the 4-byte load from its argument after `pause` (the "
+                     "spin on p->on_cpu)"};
+    if (paused && i.id != X86_INS_PAUSE) break;
+    t.step(i);
+  }
+  return infer_no_code("task_call_func: no 4-byte load from its argument right after `pause`");
+}
+
 }  // namespace
 
 Findings infer_from_code(const CodeInputs& in) {
@@ -166,6 +187,7 @@ Findings infer_from_code(const CodeInputs& in) {
   out[kThreadSp] = switch_to_sp(in);
   get_task_mm_fields(in, out);
   out[in.cpu_in_thread_info ? kCpu : kCpuOld] = kick_process_cpu(in);
+  out[kOnCpu] = task_call_func_on_cpu(in);
   return out;
 }
 

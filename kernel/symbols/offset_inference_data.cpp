@@ -73,6 +73,7 @@ struct DataRun {
   Findings f;
   std::vector<std::uint64_t> ring;              // tasks on the ring after init_task
   std::vector<std::vector<std::uint8_t>> sample;  // bytes of the first tasks of the ring
+  std::vector<std::uint64_t> sample_vas;          // and where they are
 
   std::span<const std::uint8_t> t0() const { return in.init_task; }
   std::optional<std::uint64_t> off(const char* key) const {
@@ -260,8 +261,12 @@ struct DataRun {
     std::vector<VirtualRead> reads;
     for (std::size_t i = 0; i < ring.size() && i < kSample; ++i)
       reads.push_back({ring[i], t0().size()});
-    for (auto& b : read(reads))
-      if (b) sample.push_back(std::move(*b));
+    auto got = read(reads);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      if (got[i]) {
+        sample.push_back(std::move(*got[i]));
+        sample_vas.push_back(reads[i].va);
+      }
   }
 
   void pid() {
@@ -360,7 +365,7 @@ struct DataRun {
 }  // namespace
 
 DataOutcome infer_from_data(const DataInputs& in, const VirtualReader& read) {
-  DataRun r{in, read, {}, {}, {}};
+  DataRun r{in, read, {}, {}, {}, {}};
   r.comm();
   r.self_pointers();
   r.symbol_pointer(kStack, in.init_stack_va, "init_stack");
@@ -374,7 +379,8 @@ DataOutcome infer_from_data(const DataInputs& in, const VirtualReader& read) {
   r.mm();
   r.flags();
   r.state();
-  return {std::move(r.f), r.ring.empty() ? 0 : r.ring.size() + 1};
+  return {std::move(r.f), r.ring.empty() ? 0 : r.ring.size() + 1, std::move(r.sample_vas),
+          std::move(r.sample)};
 }
 
 }  // namespace tlpstub::kernel::infer

@@ -4,10 +4,17 @@
 // never a wrong offset.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstring>
 
+#include "kernel/address_space.hpp"
+#include "kernel/linux/printk.hpp"
+#include "kernel/page_walker.hpp"
 #include "kernel/symbols/offset_inference.hpp"
 #include "kernel/symbols/wanted_offsets.hpp"
+#include "tests/kernel/printk_sample.hpp"
 #include "tests/support/fake_memory.hpp"
 
 namespace tlpstub::kernel {
@@ -175,9 +182,13 @@ TEST(OffsetInference, FindsEveryMemberFromDataAlone) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->offset, kPid);
   EXPECT_EQ(f->source, "inference (data)");
-  auto missing = ti.member("task_struct", "on_cpu");
+  auto missing = ti.member("task_struct", "exit_state");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("no inference method"), std::string::npos);
+  auto on_cpu = ti.member("task_struct", "on_cpu");  // no per-CPU symbols in this world
+  ASSERT_FALSE(on_cpu);
+  EXPECT_NE(on_cpu.error().message.find("needs nr_cpu_ids"), std::string::npos)
+      << on_cpu.error().message;
 }
 
 // mov [rdi+d], rsp ; mov rsp, [rsi+d] ; ret
@@ -303,6 +314,155 @@ TEST(OffsetInference, GarbageInitTaskFindsNothingWrong) {
       EXPECT_FALSE(m.found()) << m.struct_name << "." << m.path;
     }
   EXPECT_EQ(offset_of(r, "mm_struct", "pgd"), kPgd);
+}
+
+// Two CPUs: CPU 0 runs init_task, CPU 1 runs tasks[2]; per-CPU areas in the direct map.
+constexpr std::uint64_t kCpuOff = 8, kOnCpuOff = 40, kOnRqOff = 300;
+constexpr std::uint64_t kCurrentTaskOff = 0x1b40;  // per-CPU offset of current_task
+constexpr std::uint64_t kNrCpuIdsVa = kTextVa + 0x150000, kPerCpuOffsetVa = kTextVa + 0x150100;
+
+// nr CPUs; CPU c runs running[c]; `rq_decoy`: another int that is 1 exactly in running tasks.
+void add_cpus(World& w, const std::vector<std::uint64_t>& running, bool rq_decoy) {
+  const auto n = static_cast<std::uint32_t>(running.size());
+  w.syms.push_back({"nr_cpu_ids", kNrCpuIdsVa, 'D', false});
+  w.syms.push_back({"__per_cpu_offset", kPerCpuOffsetVa, 'D', false});
+  w.syms.push_back({"current_task", kCurrentTaskOff, 'D', true});
+  w.put(kNrCpuIdsVa, 4, n);
+  for (std::uint32_t c = 0; c < n; ++c) {
+    const std::uint64_t area = kDirectVa + 0x1c0000 + c * 0x8000;
+    w.put(kPerCpuOffsetVa + 8 * c, 8, area);
+    w.put(area + kCurrentTaskOff, 8, running[c]);
+    w.put(running[c] + kCpuOff, 4, c);
+    w.put(running[c] + kOnCpuOff, 4, 1);
+    if (rq_decoy) w.put(running[c] + kOnRqOff, 4, 1);
+  }
+  // Sleeping tasks sit on CPU 0 or 1 (when there is one).
+  for (std::size_t i = 0; i < w.tasks.size(); ++i)
+    if (std::find(running.begin(), running.end(), w.tasks[i]) == running.end())
+      w.put(w.tasks[i] + kCpuOff, 4, n > 1 ? i % 2 : 0);
+}
+
+// task_call_func: mov rbx, rdi ; call . ; mov eax, [rbx+on_rq] ; test ; pause ;
+// mov eax, [rbx+on_cpu] ; ret
+std::vector<std::uint8_t> task_call_func(std::uint8_t on_cpu) {
+  return {0x48, 0x89, 0xfb, 0xe8, 0, 0, 0, 0, 0x8b, 0x83, kOnRqOff & 0xff, kOnRqOff >> 8, 0, 0,
+          0x85, 0xc0, 0xf3, 0x90, 0x8b, 0x43, on_cpu, 0xc3};
+}
+
+TEST(OffsetInference, OnCpuAndCpuFromEachCpusRunningTask) {
+  World w;
+  add_cpus(w, {kInitTaskVa, w.tasks[2]}, false);
+  InferenceReport r = w.run();
+  EXPECT_EQ(offset_of(r, "task_struct", "on_cpu"), kOnCpuOff);
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
+  EXPECT_EQ(find(r, "task_struct", "on_cpu")->source(), "inference (data)");
+  EXPECT_EQ(offset_of(r, "task_struct", "thread_info.cpu"), kCpuOff);
+  ASSERT_TRUE(find(r, "task_struct", "thread_info.cpu"));
+  EXPECT_EQ(find(r, "task_struct", "thread_info.cpu")->source(), "inference (data)");
+
+  // on_rq is 1 in the running tasks too: the data cannot choose; the code can, and must land
+  // on one of the data's candidates.
+  World w2;
+  add_cpus(w2, {kInitTaskVa, w2.tasks[2]}, true);
+  r = w2.run();
+  EXPECT_FALSE(offset_of(r, "task_struct", "on_cpu"));
+  EXPECT_TRUE(listed_missing(r, "task_struct", "on_cpu"));
+  World w3;
+  add_cpus(w3, {kInitTaskVa, w3.tasks[2]}, true);
+  w3.put_code("task_call_func", kCodeVa + 0x300, task_call_func(kOnCpuOff));
+  r = w3.run();
+  EXPECT_EQ(offset_of(r, "task_struct", "on_cpu"), kOnCpuOff);
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
+  EXPECT_EQ(find(r, "task_struct", "on_cpu")->source(), "inference (code; data allows it)");
+  World w4;  // the code names an offset the data rules out: missing
+  add_cpus(w4, {kInitTaskVa, w4.tasks[2]}, true);
+  w4.put_code("task_call_func", kCodeVa + 0x300, task_call_func(kOnCpuOff + 4));
+  r = w4.run();
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
+  EXPECT_FALSE(find(r, "task_struct", "on_cpu")->found());
+  ASSERT_TRUE(find(r, "task_struct", "on_cpu"));
+  EXPECT_EQ(find(r, "task_struct", "on_cpu")->conflict, "code says 44, which the data rules out");
+}
+
+TEST(OffsetInference, OneCpuSaysTheDataCannotTellTheCpu) {
+  World w;
+  add_cpus(w, {kInitTaskVa}, false);
+  w.put_code("kick_process", kCodeVa + 0x200, {0x53, 0x8b, 0x5f, kCpuOff, 0x5b, 0xc3});
+  InferenceReport r = w.run();
+  ASSERT_TRUE(find(r, "task_struct", "thread_info.cpu"));
+  EXPECT_EQ(find(r, "task_struct", "thread_info.cpu")->source(), "inference (code)");
+  ASSERT_TRUE(find(r, "task_struct", "thread_info.cpu"));
+  EXPECT_NE(find(r, "task_struct", "thread_info.cpu")->evidence.find("one CPU"), std::string::npos)
+      << find(r, "task_struct", "thread_info.cpu")->evidence;
+}
+
+TEST(OffsetInference, HostileCpuSymbolsAreBounded) {
+  for (std::uint64_t n : {0ull, 9000ull, 0xffffffffull}) {
+    World w;
+    add_cpus(w, {kInitTaskVa, w.tasks[2]}, false);
+    w.put(kNrCpuIdsVa, 4, n);
+    const InferenceReport r = w.run();
+    EXPECT_FALSE(offset_of(r, "task_struct", "on_cpu")) << n;
+    EXPECT_FALSE(offset_of(r, "task_struct", "thread_info.cpu")) << n;
+  }
+  World w;  // CPU 1's running task points nowhere
+  add_cpus(w, {kInitTaskVa, w.tasks[2]}, false);
+  w.put(kDirectVa + 0x1c8000 + kCurrentTaskOff, 8, 0xffff888fff000000);
+  const InferenceReport r = w.run();
+  EXPECT_FALSE(offset_of(r, "task_struct", "on_cpu"));
+  EXPECT_TRUE(listed_missing(r, "task_struct", "on_cpu"));
+}
+
+// The printk ring inferred inside the whole inference, then used by read_kernel_log with no
+// BTF: the same records as the simulator wrote.
+TEST(OffsetInference, PrintkRingWithoutBtfReadsTheLog) {
+  World w;
+  constexpr std::uint64_t base = kTextVa + 0x160000, kPad = 8;
+  // As the linker lays them out: each array's symbol span is its size.
+  const std::uint64_t prb = base, log_buf = base + 8, log_buf_len = base + 16,
+                      rb = base + 0x40, infos = base + 0x1000, descs = infos + 64 * (88 + kPad),
+                      text = descs + 64 * 24;
+  test::RingSim sim(6, 12, kPad);
+  for (int i = 0; i < 150; ++i)
+    sim.push(fmt::format("record {} with a text long enough to weigh{}", i, i % 2 ? "" : " more"),
+             1000ull * static_cast<std::uint64_t>(i + 1), i % 8);
+  for (const test::RingSim::Rec& x : sim.live) sim.infos[sim.slot(x.id) * sim.info_size() + kPad + 19] |= 2;
+  w.put(prb, 8, rb);
+  w.put(log_buf, 8, text);
+  w.put(log_buf_len, 4, sim.data.size());
+  w.mem.write(PhysAddr(w.pa(rb)), sim.header(descs, infos, text));
+  w.mem.write(PhysAddr(w.pa(descs)), sim.descs);
+  w.mem.write(PhysAddr(w.pa(infos)), sim.infos);
+  w.mem.write(PhysAddr(w.pa(text)), sim.data);
+  for (auto [n, va] : {std::pair{"prb", prb}, {"log_buf", log_buf}, {"log_buf_len", log_buf_len},
+                       {"printk_rb_static", rb}, {"_printk_rb_static_descs", descs},
+                       {"_printk_rb_static_infos", infos}, {"__log_buf", text},
+                       {"after_log_buf", text + sim.data.size()}})
+    w.syms.push_back({n, va, 'd', false});
+  const InferenceReport r = w.run();
+  EXPECT_EQ(offset_of(r, "printk_info", "ts_nsec"), kPad + 8);
+  EXPECT_EQ(offset_of(r, "printk_ringbuffer", "text_data_ring.tail_lpos"), 72u);
+  TypeInfo ti;
+  add_inferred(r, ti);
+  auto level = ti.member("printk_info", "level");
+  ASSERT_TRUE(level);
+  EXPECT_EQ(level->bit_offset, (kPad + 19) * 8 + 5);
+  EXPECT_EQ(level->bit_size, 3u);
+  EXPECT_EQ(ti.struct_size("printk_info").value_or(0), 88 + kPad);
+  EXPECT_EQ(ti.size_source("printk_info"), "inference (data)");
+  EXPECT_FALSE(ti.struct_size("printk_ringbuffer"));  // not inferred: the reader does without
+
+  PageWalker walker(w.mem, 4, 0);
+  AddressSpace as(w.mem, walker, w.img.top);
+  auto log = read_kernel_log(as, SymbolTable(w.syms), &ti, std::nullopt);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_EQ(log->records.size(), sim.live.size());
+  for (std::size_t i = 0; i < sim.live.size(); ++i) {
+    EXPECT_EQ(log->records[i].text, sim.live[i].text);
+    EXPECT_EQ(log->records[i].seq, sim.live[i].seq);
+    EXPECT_EQ(log->records[i].level, (sim.live[i].seq) % 8);
+    EXPECT_EQ(log->records[i].flags, 2);
+  }
 }
 
 }  // namespace
