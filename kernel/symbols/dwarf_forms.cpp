@@ -234,6 +234,7 @@ bool read_form(Cursor& c, const AttrSpec& a, const Unit& u, Value& v, std::strin
       c.p = static_cast<const std::uint8_t*>(z) + 1;
       break;
     }
+    case kSecOffset: v.kind = Value::constant; v.u = c.fixed(4); break;
     case kStrp: v.kind = Value::strp; v.u = c.fixed(4); break;
     case kLineStrp: v.kind = Value::line_strp; v.u = c.fixed(4); break;
     case kStrx: case kGnuStrIndex: v.kind = Value::strx; v.u = c.uleb(); break;

@@ -145,6 +145,9 @@ Result<void> DwarfTypes::Impl::scan(Unit& u) {
   while (c.p < c.end) {
     const std::uint64_t at = static_cast<std::uint64_t>(c.p - base);
     const std::uint64_t code = c.uleb();
+    if (!c.ok)
+      return std::unexpected(dwt_bad(fmt::format(
+          "{}: abbreviation code runs past the end of its unit", where(at))));
     if (code == 0) {
       if (depth == 0)
         return std::unexpected(dwt_bad(fmt::format("{}: a null entry outside any DIE's children",
@@ -308,6 +311,9 @@ Result<const std::vector<Die>*> DwarfTypes::Impl::decode(std::size_t ui) {
   while (c.p < c.end) {
     const std::uint64_t at = static_cast<std::uint64_t>(c.p - base);
     const std::uint64_t code = c.uleb();
+    if (!c.ok)
+      return std::unexpected(dwt_bad(fmt::format(
+          "{}: abbreviation code runs past the end of its unit", where(at))));
     if (code == 0) {
       if (stack.empty())
         return std::unexpected(dwt_bad(fmt::format("{}: a null entry outside any DIE's children",
