@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size - 4 < na + ns) return 0;
   const std::span<const std::uint8_t> all(data + 4, size - 4);
   const auto abbrev = all.subspan(0, na), str = all.subspan(na, ns), info = all.subspan(na + ns);
-  auto dw = dwarf::DwarfTypes::load({info, abbrev, str, str, str},
+  auto dw = dwarf_read::DwarfTypes::load({info, abbrev, str, str, str},
                                     {"task_struct", "loopy", "printk_ringbuffer"});
   if (!dw) return 0;
   for (const char* path : {"__state", "pid", "desc_ring.count_bits", "y", "flags", "comm",

@@ -15,7 +15,7 @@
 
 #include "common/error.hpp"
 
-namespace tlpstub::kernel::dwarf {
+namespace tlpstub::kernel::dwarf_read {
 
 // A cursor that never reads outside [p, end): a read past the end sets ok = false, moves to the
 // end and yields 0, so a loop over a truncated unit always stops.
@@ -133,4 +133,4 @@ bool read_form(Cursor& c, const AttrSpec& a, const Unit& u, Value& v, std::strin
 // Fixed size of `form` in a unit of `addr_size`, or -1 when it varies.
 int form_size(std::uint32_t form, std::uint8_t addr_size);
 
-}  // namespace tlpstub::kernel::dwarf
+}  // namespace tlpstub::kernel::dwarf_read

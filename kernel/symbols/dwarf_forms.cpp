@@ -6,7 +6,7 @@
 
 #include "kernel/symbols/dwarf_detail.hpp"
 
-namespace tlpstub::kernel::dwarf {
+namespace tlpstub::kernel::dwarf_read {
 
 namespace {
 
@@ -266,4 +266,4 @@ bool read_form(Cursor& c, const AttrSpec& a, const Unit& u, Value& v, std::strin
   return c.ok;
 }
 
-}  // namespace tlpstub::kernel::dwarf
+}  // namespace tlpstub::kernel::dwarf_read

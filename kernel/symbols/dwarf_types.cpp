@@ -11,7 +11,7 @@
 
 #include "kernel/symbols/dwarf_detail.hpp"
 
-namespace tlpstub::kernel::dwarf {
+namespace tlpstub::kernel::dwarf_read {
 
 namespace {
 
@@ -65,7 +65,9 @@ struct Die {
 };
 
 // The DIE at index `i` of the unit vector holding `d` (nullptr for kDwtNone).
-const Die* child(const Die& d, std::uint32_t i) { return i == kDwtNone ? nullptr : &d - d.self + i; }
+const Die* child(const Die& d, std::uint32_t i) {
+  return i == kDwtNone ? nullptr : &d - d.self + i;
+}
 
 struct DwarfTypes::Impl {
   Sections s;
@@ -613,4 +615,4 @@ Result<std::uint64_t> DwarfTypes::struct_size(std::string_view struct_name) {
   return (*d)->byte_size;
 }
 
-}  // namespace tlpstub::kernel::dwarf
+}  // namespace tlpstub::kernel::dwarf_read

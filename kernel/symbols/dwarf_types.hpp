@@ -28,7 +28,7 @@
 #include "common/error.hpp"
 #include "kernel/symbols/type_info.hpp"
 
-namespace tlpstub::kernel::dwarf {
+namespace tlpstub::kernel::dwarf_read {
 
 struct Sections {
   std::span<const std::uint8_t> info, abbrev, str, line_str, str_offsets;
@@ -60,4 +60,4 @@ class DwarfTypes {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace tlpstub::kernel::dwarf
+}  // namespace tlpstub::kernel::dwarf_read

@@ -172,7 +172,8 @@ Result<void> vml_dwarf_types(const FileReadAt& read, const std::vector<VmlSectio
   std::vector<std::string_view> names;
   for (const WantedMember& w : wanted_members()) names.push_back(w.struct_name);
   for (std::string_view s : wanted_sizes()) names.push_back(s);
-  auto dw = dwarf::DwarfTypes::load({*info, *abbrev, *str, *line_str, *str_offsets}, names);
+  auto dw =
+      dwarf_read::DwarfTypes::load({*info, *abbrev, *str, *line_str, *str_offsets}, names);
   if (!dw) return fail(dw.error().code, file + ": DWARF: " + dw.error().message);
   const std::string source = "vmlinux DWARF";
   for (const WantedMember& w : wanted_members())

@@ -5,7 +5,7 @@
 #include "kernel/symbols/dwarf_types.hpp"
 #include "tests/kernel/dwarf_sample.hpp"
 
-namespace tlpstub::kernel::dwarf {
+namespace tlpstub::kernel::dwarf_read {
 namespace {
 
 const std::vector<std::string_view> kNames = {"task_struct", "loopy", "absent"};
@@ -219,4 +219,4 @@ TEST(DwarfMalformed, EveryTruncationFailsCleanly) {
 }
 
 }  // namespace
-}  // namespace tlpstub::kernel::dwarf
+}  // namespace tlpstub::kernel::dwarf_read
