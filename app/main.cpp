@@ -125,7 +125,10 @@ int dump_and_exit(app::TargetContext& ctx, PhysicalMemory& mem, const app::Optio
 
 // --make-profile: a vmlinux's profile (kernel/symbols/vmlinux_profile.hpp), no target.
 int make_profile_and_exit(const app::Options& o) {
-  auto vp = kernel::profile_from_vmlinux_file(o.make_profile);
+  const auto from = o.make_profile_from == "btf"     ? kernel::VmlinuxTypes::btf
+                    : o.make_profile_from == "dwarf" ? kernel::VmlinuxTypes::dwarf
+                                                     : kernel::VmlinuxTypes::auto_;
+  auto vp = kernel::profile_from_vmlinux_file(o.make_profile, from);
   if (!vp) {
     spdlog::error("--make-profile: {}", vp.error().message);
     return 1;
@@ -134,10 +137,15 @@ int make_profile_and_exit(const app::Options& o) {
     spdlog::error("--make-profile: {}", w.error().message);
     return 1;
   }
-  spdlog::info("profile of {} (release '{}', build id '{}', BTF {} types in {} bytes): {} "
-               "members, {} struct sizes written to {}",
-               o.make_profile, vp->profile.release, vp->profile.build_id, vp->btf_types,
-               vp->btf_bytes, vp->profile.members.size(), vp->profile.sizes.size(), o.out_file);
+  const std::string types =
+      vp->types_from == "BTF"
+          ? fmt::format("BTF {} types in {} bytes", vp->btf_types, vp->btf_bytes)
+          : fmt::format("DWARF: {} units, {} DIEs in {} bytes of .debug_info", vp->dwarf_units,
+                        vp->dwarf_dies, vp->dwarf_bytes);
+  spdlog::info("profile of {} (release '{}', build id '{}', {}): {} members, {} struct sizes "
+               "written to {}",
+               o.make_profile, vp->profile.release, vp->profile.build_id, types,
+               vp->profile.members.size(), vp->profile.sizes.size(), o.out_file);
   return 0;
 }
 

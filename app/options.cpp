@@ -10,7 +10,7 @@ namespace tlpstub::app {
 
 std::string usage_text() {
   return R"(usage: tlpstub (--memory FILE [--map SPEC] | --nettlp ADAPTER_IP --local LOCAL_IP) [options]
-       tlpstub --make-profile VMLINUX --out FILE
+       tlpstub --make-profile VMLINUX --out FILE [--from btf|dwarf]
 
 Serves a target's physical memory to gdb as a read-only x86-64 kernel target.
   target remote 127.0.0.1:1234      (in gdb)
@@ -42,9 +42,11 @@ Types:
   --profile-force        use the --profile even when its release or build id differs
 
 Profile from a vmlinux (instead of serving gdb; no target needed):
-  --make-profile VMLINUX write the profile of a vmlinux file (its .BTF, the release of its
-                         linux_banner, its GNU build id) to --out FILE, for --profile, exit
+  --make-profile VMLINUX write the profile of a vmlinux file (its .BTF, else its DWARF: a
+                         -dbg package's vmlinux; the release of its linux_banner, its GNU
+                         build id) to --out FILE, for --profile, exit
   --out FILE             where --make-profile writes
+  --from btf|dwarf       read the types from .BTF only, or from DWARF even when .BTF is there
 
 Dump (instead of serving gdb):
   --dump PATH            discover the kernel, write an ELF vmcore of its RAM to PATH, exit
@@ -97,7 +99,7 @@ Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
     kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel, kAllow, kMaxClients,
-    kMakeProfile, kOut
+    kMakeProfile, kOut, kFrom
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -122,6 +124,7 @@ Result<Options> parse_options(int argc, char** argv) {
       {"max-clients", required_argument, nullptr, kMaxClients},
       {"make-profile", required_argument, nullptr, kMakeProfile},
       {"out", required_argument, nullptr, kOut},
+      {"from", required_argument, nullptr, kFrom},
       {"help", no_argument, nullptr, 'h'},
       {"help-markdown", no_argument, nullptr, 'M'},
       {"version", no_argument, nullptr, 'V'},
@@ -202,6 +205,12 @@ Result<Options> parse_options(int argc, char** argv) {
       case kDump: o.dump_path = optarg; break;
       case kMakeProfile: o.make_profile = optarg; break;
       case kOut: o.out_file = optarg; break;
+      case kFrom:
+        o.make_profile_from = optarg;
+        if (o.make_profile_from != "btf" && o.make_profile_from != "dwarf")
+          return fail(Errc::invalid_argument,
+                      fmt::format("--from '{}': say btf or dwarf", o.make_profile_from));
+        break;
       case kLevel: {
         auto v = number_arg("--level", optarg, 0, 31);
         if (!v) return std::unexpected(v.error());
@@ -239,6 +248,8 @@ Result<Options> parse_options(int argc, char** argv) {
     return o;
   }
   if (!o.out_file.empty()) return fail(Errc::invalid_argument, "--out applies to --make-profile only");
+  if (!o.make_profile_from.empty())
+    return fail(Errc::invalid_argument, "--from applies to --make-profile only");
   if (o.memory_file.empty() == o.nettlp_adapter.empty())
     return fail(Errc::invalid_argument, "give exactly one of --memory FILE or --nettlp IP");
   if (!o.nettlp_adapter.empty() && o.nettlp_local.empty())

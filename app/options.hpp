@@ -44,6 +44,7 @@ struct Options {
 
   // --make-profile VMLINUX --out FILE: write the vmlinux's profile and exit.
   std::string make_profile, out_file;
+  std::string make_profile_from;  // --from: "btf", "dwarf", or "" (BTF when the vmlinux has it)
 
   // --dump PATH: write a vmcore and exit instead of serving gdb.
   std::string dump_path;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -11,7 +12,9 @@
 #include "common/bytes.hpp"
 #include "kernel/banner.hpp"
 #include "kernel/symbols/btf.hpp"
+#include "kernel/symbols/dwarf_types.hpp"
 #include "kernel/symbols/type_info.hpp"
+#include "kernel/symbols/wanted_offsets.hpp"
 
 namespace tlpstub::kernel {
 
@@ -27,13 +30,15 @@ constexpr std::uint32_t kVmlShtNote = 7, kVmlShtNobits = 8;
 // Bounds: a vmlinux has ~80 sections; .BTF is ~5 MB, .rodata ~10 MB on distribution kernels.
 constexpr std::uint64_t kVmlMaxSections = 4096;
 constexpr std::uint64_t kVmlMaxSection = 256u << 20;
-constexpr std::uint64_t kVmlMaxNote = 64u << 10;
+// Debian 6.1's -dbg vmlinux has 163 MB of .debug_info; read whole, once.
+constexpr std::uint64_t kVmlMaxDebug = 2ull << 30;
+constexpr std::uint64_t kVmlShfCompressed = 0x800;constexpr std::uint64_t kVmlMaxNote = 64u << 10;
 constexpr std::uint32_t kVmlNtGnuBuildId = 3;
 
 struct VmlSection {
   std::string name;
   std::uint32_t type = 0;
-  std::uint64_t offset = 0, size = 0;
+  std::uint64_t flags = 0, offset = 0, size = 0;
 };
 
 Error vml_bad(const std::string& file, const std::string& what) {
@@ -70,6 +75,7 @@ Result<std::vector<VmlSection>> vml_sections(const FileReadAt& read, std::uint64
   for (std::uint64_t i = 0; i < shnum; ++i) {
     const std::uint8_t* s = sh->data() + i * shentsize;
     out[i].type = load_le32(s + 4);
+    out[i].flags = load_le64(s + 8);
     out[i].offset = load_le64(s + 24);
     out[i].size = load_le64(s + 32);
     if (out[i].type != kVmlShtNobits &&
@@ -129,20 +135,94 @@ std::optional<std::string> vml_build_id(std::span<const std::uint8_t> n) {
   return std::nullopt;
 }
 
+// The wanted members and sizes (wanted_offsets.hpp) from the DWARF sections, added to `ti`
+// as another source would add them, so make_profile writes them as it writes BTF's.
+Result<void> vml_dwarf_types(const FileReadAt& read, const std::vector<VmlSection>& secs,
+                             const std::string& file, TypeInfo& ti, VmlinuxProfile& out) {
+  for (const VmlSection& s : secs) {
+    if (s.name.starts_with(".zdebug_"))
+      return std::unexpected(vml_bad(file, fmt::format(
+          "{}: GNU-compressed DWARF is not supported (objcopy --decompress-debug-sections)",
+          s.name)));
+    if (s.name.starts_with(".debug_") && (s.flags & kVmlShfCompressed))
+      return std::unexpected(vml_bad(file, fmt::format(
+          "{} is compressed (SHF_COMPRESSED), which is not supported (objcopy "
+          "--decompress-debug-sections)", s.name)));
+  }
+  // Optional sections: a producer that uses no such form has none of them.
+  auto optional = [&](std::string_view name) -> Result<std::vector<std::uint8_t>> {
+    auto b = vml_section_bytes(read, secs, name, kVmlMaxDebug, file);
+    if (!b && b.error().code == Errc::not_found) return std::vector<std::uint8_t>{};
+    if (!b && b.error().message.ends_with("is empty")) return std::vector<std::uint8_t>{};
+    return b;
+  };
+  auto info = vml_section_bytes(read, secs, ".debug_info", kVmlMaxDebug, file);
+  if (!info)
+    return fail(info.error().code,
+                info.error().message + " (neither .BTF nor DWARF: not a -dbg vmlinux?)");
+  auto abbrev = vml_section_bytes(read, secs, ".debug_abbrev", kVmlMaxDebug, file);
+  if (!abbrev) return std::unexpected(abbrev.error());
+  auto str = optional(".debug_str");
+  if (!str) return std::unexpected(str.error());
+  auto line_str = optional(".debug_line_str");
+  if (!line_str) return std::unexpected(line_str.error());
+  auto str_offsets = optional(".debug_str_offsets");
+  if (!str_offsets) return std::unexpected(str_offsets.error());
+
+  std::vector<std::string_view> names;
+  for (const WantedMember& w : wanted_members()) names.push_back(w.struct_name);
+  for (std::string_view s : wanted_sizes()) names.push_back(s);
+  auto dw =
+      dwarf_read::DwarfTypes::load({*info, *abbrev, *str, *line_str, *str_offsets}, names);
+  if (!dw) return fail(dw.error().code, file + ": DWARF: " + dw.error().message);
+  const std::string source = "vmlinux DWARF";
+  for (const WantedMember& w : wanted_members())
+    for (std::string_view p : w.paths) {
+      auto f = dw->member(w.struct_name, p);
+      if (!f && f.error().code == Errc::malformed)
+        return fail(f.error().code, fmt::format("{}: DWARF: {}.{}: {}", file, w.struct_name, p,
+                                                f.error().message));
+      if (!f) continue;
+      f->source = source;
+      ti.add_member(std::string(w.struct_name), std::string(p), std::move(*f));
+      break;
+    }
+  for (std::string_view s : wanted_sizes())
+    if (auto z = dw->struct_size(s)) ti.add_size(std::string(s), *z, source);
+  out.types_from = "DWARF";
+  out.dwarf_units = dw->stats().units;
+  out.dwarf_dies = dw->stats().dies;
+  out.dwarf_bytes = info->size();
+  return {};
+}
+
 }  // namespace
 
 Result<VmlinuxProfile> profile_from_vmlinux(const FileReadAt& read, std::uint64_t file_size,
-                                            const std::string& file) {
+                                            const std::string& file, VmlinuxTypes from) {
   auto secs = vml_sections(read, file_size, file);
   if (!secs) return std::unexpected(secs.error());
 
-  auto btf_bytes = vml_section_bytes(read, *secs, ".BTF", kVmlMaxSection, file);
-  if (!btf_bytes)
-    return fail(btf_bytes.error().code,
-                btf_bytes.error().message + " (a kernel built without CONFIG_DEBUG_INFO_BTF?)");
-  auto btf = btf::Btf::parse(*btf_bytes);
-  if (!btf) return fail(btf.error().code, file + ": .BTF: " + btf.error().message);
-  auto shared = std::make_shared<const btf::Btf>(std::move(*btf));
+  VmlinuxProfile out;
+  TypeInfo ti;
+  const bool has_btf = std::any_of(secs->begin(), secs->end(),
+                                   [](const VmlSection& s) { return s.name == ".BTF"; });
+  if (from == VmlinuxTypes::dwarf || (from == VmlinuxTypes::auto_ && !has_btf)) {
+    auto r = vml_dwarf_types(read, *secs, file, ti, out);
+    if (!r) return std::unexpected(r.error());
+  } else {
+    auto btf_bytes = vml_section_bytes(read, *secs, ".BTF", kVmlMaxSection, file);
+    if (!btf_bytes)
+      return fail(btf_bytes.error().code,
+                  btf_bytes.error().message + " (a kernel built without CONFIG_DEBUG_INFO_BTF?)");
+    auto btf = btf::Btf::parse(*btf_bytes);
+    if (!btf) return fail(btf.error().code, file + ": .BTF: " + btf.error().message);
+    auto shared = std::make_shared<const btf::Btf>(std::move(*btf));
+    out.types_from = "BTF";
+    out.btf_types = shared->type_count();
+    out.btf_bytes = shared->size_bytes();
+    ti = TypeInfo(shared);
+  }
 
   auto rodata = vml_section_bytes(read, *secs, ".rodata", kVmlMaxSection, file);
   if (!rodata) return std::unexpected(rodata.error());
@@ -171,15 +251,15 @@ Result<VmlinuxProfile> profile_from_vmlinux(const FileReadAt& read, std::uint64_
     if (auto id = vml_build_id(*note)) img.build_id = *id;
   }
 
-  const TypeInfo ti(shared);
-  VmlinuxProfile out{make_profile(ti, img), shared->type_count(), shared->size_bytes()};
+  out.profile = make_profile(ti, img);
   // make_profile keeps each member's source ("BTF"): say it was a file's, not memory's.
-  for (ProfileMember& m : out.profile.members) m.field.source = "vmlinux BTF";
-  for (ProfileSize& z : out.profile.sizes) z.source = "vmlinux BTF";
+  const std::string source = "vmlinux " + out.types_from;
+  for (ProfileMember& m : out.profile.members) m.field.source = source;
+  for (ProfileSize& z : out.profile.sizes) z.source = source;
   return out;
 }
 
-Result<VmlinuxProfile> profile_from_vmlinux_file(const std::string& path) {
+Result<VmlinuxProfile> profile_from_vmlinux_file(const std::string& path, VmlinuxTypes from) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) return fail(Errc::io, fmt::format("{}: cannot open it", path));
   if (std::fseek(f.get(), 0, SEEK_END) != 0) return fail(Errc::io, path + ": cannot seek");
@@ -192,7 +272,7 @@ Result<VmlinuxProfile> profile_from_vmlinux_file(const std::string& path) {
       return fail(Errc::io, fmt::format("{}: cannot read {} bytes at {:#x}", path, n, off));
     return b;
   };
-  return profile_from_vmlinux(read, static_cast<std::uint64_t>(end), path);
+  return profile_from_vmlinux(read, static_cast<std::uint64_t>(end), path, from);
 }
 
 }  // namespace tlpstub::kernel

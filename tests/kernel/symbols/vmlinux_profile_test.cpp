@@ -8,6 +8,7 @@
 
 #include "kernel/symbols/vmlinux_profile.hpp"
 #include "tests/kernel/btf_sample.hpp"
+#include "tests/kernel/dwarf_sample.hpp"
 
 namespace tlpstub::kernel {
 namespace {
@@ -18,6 +19,7 @@ struct TinySection {
   std::string name;
   std::vector<std::uint8_t> bytes;
   std::uint32_t type = 1;  // SHT_PROGBITS
+  std::uint64_t flags = 0;
 };
 
 void put(std::vector<std::uint8_t>& b, std::size_t at, std::uint64_t v, int n) {
@@ -52,15 +54,16 @@ std::vector<std::uint8_t> tiny_elf(const std::vector<TinySection>& secs) {
   const std::uint64_t shnum = secs.size() + 2;  // null, ours, .shstrtab
   f.resize(f.size() + shnum * 64, 0);
   auto shdr = [&](std::uint64_t i, std::uint32_t name, std::uint32_t type, std::uint64_t off,
-                  std::uint64_t size) {
+                  std::uint64_t size, std::uint64_t flags = 0) {
     const std::size_t at = shoff + i * 64;
     put(f, at, name, 4);
     put(f, at + 4, type, 4);
+    put(f, at + 8, flags, 8);
     put(f, at + 24, off, 8);
     put(f, at + 32, size, 8);
   };
   for (std::size_t i = 0; i < secs.size(); ++i)
-    shdr(i + 1, names[i], secs[i].type, where[i].first, where[i].second);
+    shdr(i + 1, names[i], secs[i].type, where[i].first, where[i].second, secs[i].flags);
   shdr(shnum - 1, shstr_name, 3 /* SHT_STRTAB */, shstr_off, shstr.size());
   put(f, 40, shoff, 8);
   put(f, 58, 64, 2);
@@ -169,8 +172,13 @@ TEST(VmlinuxProfile, BadFilesGiveErrors) {
   EXPECT_EQ(err(notelf), "v: not an ELF file");
 
   auto secs = good_sections();
-  secs.erase(secs.begin() + 2);  // no .BTF
+  secs.erase(secs.begin() + 2);  // no .BTF, and no DWARF either
   EXPECT_EQ(err(tiny_elf(secs)),
+            "v: no .debug_info section (neither .BTF nor DWARF: not a -dbg vmlinux?)");
+  const auto nobtf = tiny_elf(secs);
+  auto only_btf = profile_from_vmlinux(reader(nobtf), nobtf.size(), "v", VmlinuxTypes::btf);
+  ASSERT_FALSE(only_btf);
+  EXPECT_EQ(only_btf.error().message,
             "v: no .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF?)");
 
   secs = good_sections();
@@ -205,6 +213,86 @@ TEST(VmlinuxProfile, MissingFile) {
   auto vp = profile_from_vmlinux_file("/nonexistent/vmlinux");
   ASSERT_FALSE(vp);
   EXPECT_EQ(vp.error().message, "/nonexistent/vmlinux: cannot open it");
+}
+
+}  // namespace
+}  // namespace tlpstub::kernel
+
+namespace tlpstub::kernel {
+namespace {
+
+// The DWARF of tests/kernel/dwarf_sample.hpp in place of (or beside) .BTF.
+std::vector<TinySection> dwarf_sections(int version, bool with_btf) {
+  auto d = dwarf_sample::make(version);
+  std::vector<TinySection> secs = {{".text", {0xc3}}, {".rodata", bytes_of(kRodata)}};
+  if (with_btf) secs.push_back({".BTF", tlpstub::test::sample_btf().bytes()});
+  secs.push_back({".debug_info", d.info});
+  secs.push_back({".debug_abbrev", d.abbrev});
+  if (!d.str.empty()) secs.push_back({".debug_str", d.str});
+  if (!d.line_str.empty()) secs.push_back({".debug_line_str", d.line_str});
+  if (!d.str_offsets.empty()) secs.push_back({".debug_str_offsets", d.str_offsets});
+  secs.push_back({".notes", build_id_note(), 7});
+  return secs;
+}
+
+TEST(VmlinuxProfileDwarf, WithoutBtfTheDwarfGivesTheProfile) {
+  for (int version : {4, 5}) {
+    const auto f = tiny_elf(dwarf_sections(version, false));
+    auto vp = profile_from_vmlinux(reader(f), f.size(), "v");
+    ASSERT_TRUE(vp) << vp.error().message;
+    EXPECT_EQ(vp->types_from, "DWARF");
+    EXPECT_EQ(vp->profile.release, "6.1.0-57-cloud-amd64");
+    EXPECT_EQ(vp->dwarf_units, 1u);
+    // Offsets as written into tests/kernel/dwarf_sample.hpp.
+    const ProfileMember* pid = find_member(vp->profile, "task_struct", "pid");
+    ASSERT_NE(pid, nullptr);
+    EXPECT_EQ(pid->field.offset, 4u);
+    EXPECT_EQ(pid->field.type_name, "pid_t");
+    EXPECT_EQ(pid->field.source, "vmlinux DWARF");
+    const ProfileMember* state = find_member(vp->profile, "task_struct", "__state");
+    ASSERT_NE(state, nullptr);
+    EXPECT_EQ(state->field.size, 4u);
+    const ProfileMember* flags = find_member(vp->profile, "task_struct", "flags");
+    ASSERT_NE(flags, nullptr);
+    EXPECT_EQ(flags->field.bit_offset, 192u);
+    EXPECT_EQ(flags->field.bit_size, 5u);
+    EXPECT_EQ(find_member(vp->profile, "task_struct", "thread.sp"), nullptr);  // not in it
+    bool task_size = false;
+    for (const ProfileSize& z : vp->profile.sizes)
+      task_size = task_size || (z.struct_name == "task_struct" && z.size == 56 &&
+                                z.source == "vmlinux DWARF");
+    EXPECT_TRUE(task_size);
+    EXPECT_TRUE(parse_profile(profile_to_json(vp->profile)));
+  }
+}
+
+TEST(VmlinuxProfileDwarf, FromChoosesTheSource) {
+  const auto f = tiny_elf(dwarf_sections(5, true));
+  auto btf = profile_from_vmlinux(reader(f), f.size(), "v");
+  ASSERT_TRUE(btf) << btf.error().message;
+  EXPECT_EQ(btf->types_from, "BTF");
+  EXPECT_EQ(find_member(btf->profile, "task_struct", "comm")->field.offset, 48u);
+  auto dw = profile_from_vmlinux(reader(f), f.size(), "v", VmlinuxTypes::dwarf);
+  ASSERT_TRUE(dw) << dw.error().message;
+  EXPECT_EQ(dw->types_from, "DWARF");
+  EXPECT_EQ(find_member(dw->profile, "task_struct", "comm")->field.offset, 32u);
+}
+
+TEST(VmlinuxProfileDwarf, CompressedAndBrokenDwarfIsRefusedByName) {
+  auto secs = dwarf_sections(5, false);
+  secs[2].flags = 0x800;  // SHF_COMPRESSED on .debug_info
+  auto f = tiny_elf(secs);
+  auto vp = profile_from_vmlinux(reader(f), f.size(), "v");
+  ASSERT_FALSE(vp);
+  EXPECT_EQ(vp.error().message, "v: .debug_info is compressed (SHF_COMPRESSED), which is not "
+                                "supported (objcopy --decompress-debug-sections)");
+  secs = dwarf_sections(5, false);
+  secs[2].bytes[4] = 7;  // DWARF version 7
+  f = tiny_elf(secs);
+  vp = profile_from_vmlinux(reader(f), f.size(), "v");
+  ASSERT_FALSE(vp);
+  EXPECT_EQ(vp.error().message,
+            "v: DWARF: unit at 0x0: DWARF version 7 (this reader knows 4 and 5)");
 }
 
 }  // namespace
