@@ -49,20 +49,40 @@ void SessionState::refresh() {
   last_walk_.reset();  // the kernel or address space it was walked in may have changed
 }
 
-const Result<kernel::TaskList>& SessionState::thread_tasks() {
-  if (tasks_) return *tasks_;
-  if (last_walk_ && std::chrono::steady_clock::now() - last_walk_at_ < kThreadWalkReuse) {
+const Result<kernel::TaskList>& SessionState::thread_tasks(TaskDetail detail) {
+  if (!tasks_ && last_walk_ &&
+      std::chrono::steady_clock::now() - last_walk_at_ < kThreadWalkReuse) {
     tasks_ = last_walk_;
     tasks_reused_ = true;
-    return *tasks_;
   }
-  return tasks();
+  if (!tasks_) return tasks(detail);
+  if (detail == TaskDetail::frames) add_saved_sps();
+  return *tasks_;
 }
 
-const Result<kernel::TaskList>& SessionState::tasks() {
-  if (tasks_ && !tasks_reused_) return *tasks_;
+void SessionState::add_saved_sps() {
+  if (!tasks_ || !*tasks_) return;
+  const auto& img = snapshot().discovery.image;
+  const SymbolsStatus& sy = symbols();
+  const TypesStatus ty = ctx_.types();
+  if (!img || !sy.symbols || !ty.types) return;
+  std::vector<kernel::Task*> all;
+  for (kernel::Task& t : (*tasks_)->tasks)
+    if (!t.has_saved_sp) all.push_back(&t);
+  if (all.empty()) return;
+  const kernel::SymbolTable& table = sy.symbols->table;
+  kernel::read_saved_sps(
+      mem_, {*ty.types, table, kernel::kernel_regions(*img, table, ctx_.memory().info().max_address)},
+      all, mem_.deadline());
+}
+
+const Result<kernel::TaskList>& SessionState::tasks(TaskDetail detail) {
+  if (tasks_ && !tasks_reused_) {
+    if (detail == TaskDetail::frames) add_saved_sps();
+    return *tasks_;
+  }
   tasks_reused_ = false;
-  tasks_ = std::make_shared<const Result<kernel::TaskList>>([&]() -> Result<kernel::TaskList> {
+  tasks_ = std::make_shared<Result<kernel::TaskList>>([&]() -> Result<kernel::TaskList> {
     const auto& img = snapshot().discovery.image;
     if (!img) return std::unexpected(no_space_error(0));
     const SymbolsStatus& sy = symbols();
@@ -84,6 +104,7 @@ const Result<kernel::TaskList>& SessionState::tasks() {
     last_walk_ = tasks_;
     last_walk_at_ = std::chrono::steady_clock::now();
   }
+  if (detail == TaskDetail::frames) add_saved_sps();
   return *tasks_;
 }
 

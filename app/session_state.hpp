@@ -55,13 +55,17 @@ class SessionState {
   const SymbolsStatus& symbols();
   // Every task of the kernel as of this request (kernel/linux/tasks.hpp), walked once per
   // request: `monitor ps`, the thread list and registers share it. Needs symbols and types.
-  const Result<kernel::TaskList>& tasks();
+  // `frames`: with every task's thread.sp too (`bt`, thread registers), read in one more
+  // batch the first time it is asked for (kernel::read_saved_sps); `listing` (ps, the thread
+  // list) does without: 2 of the ~9 datagrams a task costs.
+  enum class TaskDetail { listing, frames };
+  const Result<kernel::TaskList>& tasks(TaskDetail detail = TaskDetail::frames);
   // The task list for thread packets (the thread list, `T`, `H`, qThreadExtraInfo, registers):
   // a walk this session made for an earlier request is reused while it is younger than
   // kThreadWalkReuse. gdb's `info threads` sends a packet or more per thread, one request each;
   // with thousands of tasks a walk per packet would take minutes over NetTLP. Commands
   // (`monitor ps`) always walk afresh.
-  const Result<kernel::TaskList>& thread_tasks();
+  const Result<kernel::TaskList>& thread_tasks(TaskDetail detail = TaskDetail::listing);
   static constexpr std::chrono::milliseconds kThreadWalkReuse{500};
   std::uint64_t task_walks() const { return task_walks_; }
   // The thread list of this request, built once per request.
@@ -92,9 +96,12 @@ class SessionState {
   std::optional<Snapshot> snapshot_;
   std::optional<SymbolsStatus> symbols_;
   std::optional<std::vector<stub::ThreadInfo>> threads_;
-  std::shared_ptr<const Result<kernel::TaskList>> tasks_;  // this request's walk
+  // Filled in place by add_saved_sps (only thread.sp of tasks that lack it changes, so
+  // references handed out stay valid).
+  void add_saved_sps();
+  std::shared_ptr<Result<kernel::TaskList>> tasks_;  // this request's walk
   bool tasks_reused_ = false;                                // tasks_ is last_walk_
-  std::shared_ptr<const Result<kernel::TaskList>> last_walk_;  // the newest successful walk
+  std::shared_ptr<Result<kernel::TaskList>> last_walk_;  // the newest successful walk
   std::chrono::steady_clock::time_point last_walk_at_{};
   std::uint64_t task_walks_ = 0;
   ThreadLister lister_;

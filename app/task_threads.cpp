@@ -58,6 +58,10 @@ std::optional<stub::RegisterSet> task_registers(SessionState& s, std::int64_t id
   if (!sc || !img || !ty.types) return regs;
   auto layout = kernel::task_layout(*ty.types);
   if (!layout) return regs;
+  // The walk leaves thread.sp out; the first register read reads it for every task of the
+  // (shared) list in one batch: gdb's `info threads` asks each thread's registers in turn.
+  if (!task->has_saved_sp) s.thread_tasks(SessionState::TaskDetail::frames);
+  if (!task->has_saved_sp) return regs;  // the placeholder
   kernel::AddressSpace as(s.memory(), s.walker_for(*sc), sc->top);
   static const kernel::SymbolTable kNone;
   const kernel::SymbolTable& table = s.symbols().symbols ? s.symbols().symbols->table : kNone;

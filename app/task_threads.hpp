@@ -6,7 +6,8 @@
 // (PID_MAX_LIMIT is 2^22). The list is in pid order with the idle tasks last, so the thread
 // gdb selects on attach is pid 1.
 //
-// Registers: a sleeping task's come from its switch frame (kernel/linux/switch_frame.hpp):
+// Registers: a sleeping task's come from its switch frame (kernel/linux/switch_frame.hpp) at
+// its thread.sp (read for the whole list at the first register read, not by the walk):
 // rip, rsp, rbp, rbx, r12-r15, everything else unavailable. A task running on a CPU (rq->curr,
 // and the one that panicked) has no saved state in memory that is current (its thread.sp is
 // from its last switch and its live registers are in the CPU): it reports rip and rsp of the

@@ -105,20 +105,26 @@ SerialCount serial_walk(kernel::KernelReader& rd, const kernel::TaskLayout& l,
   return n;
 }
 
-// `monitor bt all`'s reads of every task's stack and their ORC unwinds; `batched`: one
-// read_task_stacks (kernel/linux/task_stacks.hpp), else per task a switch-frame read and then
-// the whole stack, one task after the other (what bt did before). Counts clean traces.
+// `monitor bt all`'s reads of every task's stack and their ORC unwinds; `batched`: every
+// task's thread.sp in one batch (the walk leaves it out: kernel::read_saved_sps), then one
+// read_task_stacks (kernel/linux/task_stacks.hpp); else per task a switch-frame read and then
+// the whole stack, one task after the other (what bt did before; thread.sp as the batched run
+// read it). Counts clean traces.
 std::size_t trace_all(PhysicalMemory& mem, const kernel::KernelImage& img,
-                      const kernel::TaskLayout& l, const kernel::KernelRegions& r,
-                      const kernel::OrcTable& orc, const std::vector<kernel::Task>& tasks,
+                      const kernel::TaskLayout& l, const kernel::TaskSource& src,
+                      const kernel::OrcTable& orc, std::vector<kernel::Task>& tasks,
                       bool batched) {
   constexpr std::uint64_t kThreadSize = 16 << 10;
+  const kernel::KernelRegions& r = src.regions;
   kernel::PageWalker walker(mem, img.levels, img.sme_mask);
   kernel::AddressSpace as(mem, walker, img.top);
   std::vector<const kernel::Task*> ptrs;
   for (const kernel::Task& t : tasks) ptrs.push_back(&t);
   std::vector<kernel::TaskStack> stacks;
   if (batched) {
+    std::vector<kernel::Task*> all;
+    for (kernel::Task& t : tasks) all.push_back(&t);
+    kernel::read_saved_sps(mem, src, all);
     stacks = kernel::read_task_stacks(as, ptrs, kThreadSize, true);
   } else {
     for (const kernel::Task* t : ptrs) {
@@ -249,12 +255,13 @@ int main(int argc, char** argv) {
     c2->reset();
     // bt all: the stacks of the tasks the IDR walk found, read and unwound.
     double bt_batched = 0;
+    std::vector<kernel::Task> bt_tasks = l->tasks;
     for (bool batched : {true, false}) {
       auto c3 = NetTlpClient::open(no);
       if (!c3) return std::fprintf(stderr, "client: %s\n", c3.error().message.c_str()), 1;
       t0 = Clock::now();
       const std::size_t clean =
-          trace_all(**c3, *img, *layout, regions, *orc, l->tasks, batched);
+          trace_all(**c3, *img, *layout, {types, syms->table, regions}, *orc, bt_tasks, batched);
       const double t3 = since(t0);
       if (batched) bt_batched = t3;
       const TransportStats& st3 = (*c3)->stats();

@@ -93,7 +93,7 @@ stub::MonitorCommand ps_command(SessionState& s) {
       "tasks: pid, ppid, state, CPU, comm, task address, page table (--threads: all threads "
       "and idle tasks)",
       [&s](const stub::MonitorArgs& a, const stub::OutputFn& out) -> Result<void> {
-        const auto& list = s.tasks();
+        const auto& list = s.tasks(SessionState::TaskDetail::listing);
         if (!list) return std::unexpected(list.error());
         PsRow row;
         row.threads = a.has("--threads");

@@ -54,7 +54,7 @@ stub::MonitorCommand task_command(SessionState& s) {
         if (!pid || *pid > 0x7fffffff)
           return fail(Errc::invalid_argument,
                       fmt::format("task: '{}' is neither a pid nor 'kernel'", a.words[0]));
-        const auto& list = s.tasks();
+        const auto& list = s.tasks(SessionState::TaskDetail::listing);
         if (!list) return std::unexpected(list.error());
         const kernel::Task* t = nullptr;
         for (const kernel::Task& x : list->tasks)

@@ -16,6 +16,10 @@
 // the sorted pieces (a handful: cheap), remembered per offset in the page. On a 6.12 guest
 // this read [tasks .. pid_links] and comm apart where together they would cost one more
 // completion: 11.4 datagrams per task instead of 12.4 (bench/tasks_bench).
+//
+// Fields wanted only "if free" (a third consistency check, say) are read where a span that is
+// read anyway covers them, or reading them costs nothing more, and left out elsewhere;
+// reads() says, per object, whether one was.
 #pragma once
 
 #include <cstdint>
@@ -36,17 +40,20 @@ class ReadPlan {
  public:
   ReadPlan() = default;
   // Absent and empty fields are left out; overlapping or touching ones become one piece.
-  explicit ReadPlan(std::vector<Field> fields);
+  explicit ReadPlan(std::vector<Field> fields, std::vector<Field> if_free = {});
 
   std::uint64_t base = 0, extent = 0;  // a buffer covering [base, base + extent) holds them all
 
   // The spans to read for the object at `addr`, cheapest first found, in offset order.
   const ReadSpans& spans(std::uint64_t addr);
+  // Whether spans(addr) cover all of `f` (a field asked for "if free" may not be).
+  bool reads(std::uint64_t addr, const Field& f);
 
  private:
   ReadSpans group(std::uint64_t addr) const;
 
-  ReadSpans pieces_;  // (offset, size) of merged fields
+  ReadSpans pieces_;          // (offset, size) of merged fields
+  std::vector<bool> needed_;  // per piece: false when only "if free" fields make it up
   std::unordered_map<std::uint64_t, ReadSpans> memo_;
 };
 

@@ -18,6 +18,9 @@ TaskStack stack_range(const Task& t, std::uint64_t thread_size, bool scan_runnin
   if (end < t.stack) return st;
   if (t.running_on) {
     st.base = t.stack;
+  } else if (!t.has_saved_sp) {
+    st.why = "no switch frame: thread.sp not read (kernel::read_saved_sps)";
+    return st;
   } else if (t.saved_sp % 8 == 0 && t.saved_sp >= t.stack && t.saved_sp < end) {
     st.base = t.saved_sp;
   } else {

@@ -52,20 +52,38 @@ std::string printable(std::span<const std::uint8_t> b) {
 struct RawTask {
   Task t;
   std::uint64_t real_parent = 0, tasks_next = 0, tasks_prev = 0, links_pprev = 0;
+  bool has_links = false, has_pprev = false;  // tasks links / pid_links.pprev were read
 };
 
 class Walker {
  public:
   Walker(KernelReader& rd, const TaskLayout& l, const TaskLimits& lim)
       : rd_(rd), l_(l), lim_(lim) {
-    plan_ = ReadPlan({l.state, l.exit_state, l.flags, l.tasks, l.pid, l.tgid, l.real_parent,
-                        l.mm, l.comm,
-                        Field{l.pid_links.offset + l.hnode_pprev.offset, 8, l.pid_links.present &&
-                                                                                l.hnode_pprev.present},
-                        l.thread_sp, l.cpu, l.on_cpu, l.stack});
+    // What `ps` shows (pid, tgid, ppid via real_parent, state, CPU, comm, mm for the page
+    // table, stack for --json): read for every task. thread.sp is not: only `bt` and the
+    // thread registers need it, and they read it (read_saved_sps), 2 datagrams per task that
+    // sit alone at the end of task_struct (6.12: offset 5400 of 9792).
+    const std::vector<Field> shown = {l.state, l.exit_state, l.flags, l.pid, l.tgid,
+                                      l.real_parent, l.mm, l.comm, l.cpu, l.stack};
+    // The IDR walk checks a task by task.pid == the struct pid's number; pid_links.pprev ==
+    // &pid.tasks[0] (a third fact) and the leaders' tasks links (the next->prev cross-check)
+    // are read where they come free. The list walk follows the tasks links: it needs them.
+    idr_plan_ = ReadPlan(shown, {pprev(), l.tasks});
+    std::vector<Field> listed = shown;
+    listed.push_back(l.tasks);
+    list_plan_ = ReadPlan(listed);
   }
 
-  bool layout_sane() const { return plan_.extent > 0 && plan_.base + plan_.extent <= kMaxTaskExtent; }
+  Field pprev() const {
+    return {l_.pid_links.offset + l_.hnode_pprev.offset, 8,
+            l_.pid_links.present && l_.hnode_pprev.present};
+  }
+
+  bool layout_sane() const {
+    for (const ReadPlan* p : {&idr_plan_, &list_plan_})
+      if (p->extent == 0 || p->base + p->extent > kMaxTaskExtent) return false;
+    return true;
+  }
 
   std::vector<std::string> warnings;
   void warn(std::string w) {
@@ -73,8 +91,11 @@ class Walker {
     else if (warnings.size() == kMaxWarnings) warnings.push_back("(further warnings omitted)");
   }
 
-  // Reads task_structs in one batch. nullopt per task that could not be read.
-  std::vector<std::optional<RawTask>> read_tasks(const std::vector<std::uint64_t>& addrs) {
+  // Reads task_structs in one batch (`list`: with the tasks links the list walk follows).
+  // nullopt per task that could not be read.
+  std::vector<std::optional<RawTask>> read_tasks(const std::vector<std::uint64_t>& addrs,
+                                                 bool list = false) {
+    ReadPlan& plan_ = list ? list_plan_ : idr_plan_;
     std::vector<std::vector<std::uint8_t>> bufs(addrs.size());
     std::vector<VaRead> reads;
     std::vector<std::size_t> owner;
@@ -101,15 +122,15 @@ class Walker {
         if (bufs[i].empty()) warn(fmt::format("task pointer {:#x} is not a kernel address", addrs[i]));
         continue;
       }
-      out[i] = decode(addrs[i], bufs[i]);
+      out[i] = decode(addrs[i], bufs[i], plan_);
     }
     return out;
   }
 
-  RawTask decode(std::uint64_t addr, std::span<const std::uint8_t> b) const {
+  RawTask decode(std::uint64_t addr, std::span<const std::uint8_t> b, ReadPlan& plan) const {
     RawTask r;
     Task& t = r.t;
-    const std::uint64_t base = plan_.base;
+    const std::uint64_t base = plan.base;
     t.address = addr;
     t.pid = static_cast<std::int32_t>(get(b, base, l_.pid));
     t.tgid = static_cast<std::int32_t>(get(b, base, l_.tgid));
@@ -121,13 +142,13 @@ class Walker {
       t.comm = printable(b.subspan(l_.comm.offset - base, std::min<std::uint64_t>(l_.comm.size, 64)));
     if (l_.cpu.present) t.cpu = static_cast<std::uint32_t>(get(b, base, l_.cpu));
     t.mm = get(b, base, l_.mm);
-    t.saved_sp = get(b, base, l_.thread_sp);
     t.stack = get(b, base, l_.stack);
     r.real_parent = get(b, base, l_.real_parent);
-    r.tasks_next = get(b, base, Field{l_.tasks.offset + l_.list_next.offset, 8, true});
-    r.tasks_prev = get(b, base, Field{l_.tasks.offset + l_.list_prev.offset, 8, true});
-    if (l_.pid_links.present && l_.hnode_pprev.present)
-      r.links_pprev = get(b, base, Field{l_.pid_links.offset + l_.hnode_pprev.offset, 8, true});
+    if ((r.has_links = plan.reads(addr, l_.tasks))) {
+      r.tasks_next = get(b, base, Field{l_.tasks.offset + l_.list_next.offset, 8, true});
+      r.tasks_prev = get(b, base, Field{l_.tasks.offset + l_.list_prev.offset, 8, true});
+    }
+    if ((r.has_pprev = plan.reads(addr, pprev()))) r.links_pprev = get(b, base, pprev());
     return r;
   }
 
@@ -310,7 +331,7 @@ class Walker {
   KernelReader& rd_;
   const TaskLayout& l_;
   const TaskLimits& lim_;
-  ReadPlan plan_;
+  ReadPlan idr_plan_, list_plan_;
 };
 
 // The first symbol of that name that is an address (not a per-CPU offset).
@@ -541,7 +562,7 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
         RawTask& r = *got[i];
         if (i < pt.size()) {
           const std::uint64_t head = pt[i].pid + l.pid_tasks.offset;
-          if (r.t.pid != pt[i].nr || r.links_pprev != head) {
+          if (r.t.pid != pt[i].nr || (r.has_pprev && r.links_pprev != head)) {
             w.warn(fmt::format("task {:#x}: pid {} / pid_links.pprev {:#x}, expected pid {} and "
                                "{:#x}", r.t.address, r.t.pid, r.links_pprev, pt[i].nr, head));
             ++transient;
@@ -571,7 +592,7 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
     out.complete = false;
     // init_task first, then one link at a time: each step needs the previous one.
     const std::uint64_t head = init_task->address + l.tasks.offset;
-    auto got = w.read_tasks({init_task->address});
+    auto got = w.read_tasks({init_task->address}, true);
     std::unordered_set<std::uint64_t> seen = {init_task->address};
     std::optional<RawTask> cur = got[0];
     if (!cur) w.warn("tasks list: init_task unreadable");
@@ -592,7 +613,7 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
         w.warn(fmt::format("tasks list: more than {} tasks; stopped there", lim.max_tasks));
         break;
       }
-      auto n = w.read_tasks({t});
+      auto n = w.read_tasks({t}, true);
       if (!n[0]) {
         w.warn(fmt::format("tasks list broken {}: task {:#x} unreadable", where, t));
         break;
@@ -617,30 +638,46 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
     }
   }
 
-  // Parents: tgid of real_parent, from the tasks read, else one more batch.
+  // One more batch for what the task reads point at: the tgid of each real_parent not among
+  // the tasks read, mm->pgd of each distinct mm, and (IDR walk) the tasks links of the group
+  // leaders whose links did not come free with their task (for the cross-check below).
   std::unordered_map<std::uint64_t, std::int32_t> tgid_of;
   for (auto& r : raws) tgid_of[r.t.address] = r.t.tgid;
   tgid_of.emplace(init_task->address, 0);
-  {
-    std::vector<std::uint64_t> missing;
-    for (auto& r : raws)
-      if (!tgid_of.contains(r.real_parent)) missing.push_back(r.real_parent);
-    std::sort(missing.begin(), missing.end());
-    missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
-    if (!missing.empty()) {
-      std::vector<std::array<std::uint8_t, 4>> b(missing.size());
-      std::vector<VaRead> reads;
-      std::vector<std::size_t> idx;
-      for (std::size_t i = 0; i < missing.size(); ++i)
-        if (rd.valid(missing[i], l.tgid.end())) {
-          reads.push_back({missing[i] + l.tgid.offset, b[i]});
-          idx.push_back(i);
-        }
-      auto st = rd.read(reads);
-      for (std::size_t k = 0; k < st.size(); ++k)
-        if (st[k]) tgid_of[missing[idx[k]]] = static_cast<std::int32_t>(load_le32(b[idx[k]].data()));
-    }
+  std::vector<std::uint64_t> missing, mms;
+  for (auto& r : raws) {
+    if (!tgid_of.contains(r.real_parent)) missing.push_back(r.real_parent);
+    if (r.t.mm) mms.push_back(r.t.mm);
   }
+  for (auto* v : {&missing, &mms}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  if (!l.mm_pgd.present) mms.clear();
+  std::vector<RawTask*> unlinked;
+  if (idr_done)
+    for (auto& r : raws)
+      if (!r.t.idle && r.t.leader() && !r.t.exit_state && !r.has_links) unlinked.push_back(&r);
+  std::vector<std::array<std::uint8_t, 16>> fb(missing.size() + mms.size() + unlinked.size());
+  std::vector<VaRead> reads;
+  std::vector<std::size_t> idx;
+  auto want = [&](std::size_t i, std::uint64_t at, std::uint64_t size) {
+    reads.push_back({at, std::span(fb[i]).subspan(0, size)});
+    idx.push_back(i);
+  };
+  for (std::size_t i = 0; i < missing.size(); ++i)
+    if (rd.valid(missing[i], l.tgid.end())) want(i, missing[i] + l.tgid.offset, 4);
+  for (std::size_t i = 0; i < mms.size(); ++i)
+    if (rd.valid(mms[i] + l.mm_pgd.offset, 8)) want(missing.size() + i, mms[i] + l.mm_pgd.offset, 8);
+  for (std::size_t i = 0; i < unlinked.size(); ++i)
+    want(missing.size() + mms.size() + i, unlinked[i]->t.address + l.tasks.offset, 16);
+  std::vector<bool> got(fb.size(), false);
+  if (!reads.empty()) {
+    auto st = rd.read(reads);
+    for (std::size_t k = 0; k < st.size(); ++k) got[idx[k]] = st[k].has_value();
+  }
+  for (std::size_t i = 0; i < missing.size(); ++i)
+    if (got[i]) tgid_of[missing[i]] = static_cast<std::int32_t>(load_le32(fb[i].data()));
   std::size_t orphans = 0;
   for (auto& r : raws) {
     auto it = tgid_of.find(r.real_parent);
@@ -649,28 +686,13 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
   }
   if (orphans) w.warn(fmt::format("{} tasks with an unreadable real_parent (ppid -1)", orphans));
 
-  // Page tables: mm->pgd of each distinct mm, one batch.
+  // Page tables: mm->pgd is a direct-map address of a page-aligned table (pgd_alloc()).
   if (l.mm_pgd.present) {
-    std::vector<std::uint64_t> mms;
-    for (auto& r : raws)
-      if (r.t.mm) mms.push_back(r.t.mm);
-    std::sort(mms.begin(), mms.end());
-    mms.erase(std::unique(mms.begin(), mms.end()), mms.end());
-    std::vector<std::array<std::uint8_t, 8>> b(mms.size());
-    std::vector<VaRead> reads;
-    std::vector<std::size_t> idx;
-    for (std::size_t i = 0; i < mms.size(); ++i)
-      if (rd.valid(mms[i] + l.mm_pgd.offset, 8)) {
-        reads.push_back({mms[i] + l.mm_pgd.offset, b[i]});
-        idx.push_back(i);
-      }
-    auto st = rd.read(reads);
     std::unordered_map<std::uint64_t, std::uint64_t> pgd;
-    for (std::size_t k = 0; k < st.size(); ++k) {
-      if (!st[k]) continue;
-      const std::uint64_t va = load_le64(b[idx[k]].data());
-      // mm->pgd is a direct-map address of a page-aligned table (pgd_alloc()).
-      if (va % kPageSize == 0 && rd.in_direct_map(va)) pgd[mms[idx[k]]] = rd.phys(va, 8)->value;
+    for (std::size_t i = 0; i < mms.size(); ++i) {
+      if (!got[missing.size() + i]) continue;
+      const std::uint64_t va = load_le64(fb[missing.size() + i].data());
+      if (va % kPageSize == 0 && rd.in_direct_map(va)) pgd[mms[i]] = rd.phys(va, 8)->value;
     }
     std::size_t bad = 0;
     for (auto& r : raws) {
@@ -680,16 +702,23 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
     }
     if (bad) w.warn(fmt::format("{} tasks whose mm->pgd could not be read", bad));
   }
+  for (std::size_t i = 0; i < unlinked.size(); ++i) {
+    const std::size_t at = missing.size() + mms.size() + i;
+    if (!got[at]) continue;
+    unlinked[i]->tasks_next = load_le64(fb[at].data() + l.list_next.offset);
+    unlinked[i]->tasks_prev = load_le64(fb[at].data() + l.list_prev.offset);
+    unlinked[i]->has_links = true;
+  }
 
-  // Cross-check: the leaders' tasks list links point back (only what was read: no extra reads).
+  // Cross-check: the leaders' tasks list links point back.
   if (idr_done) {
     std::unordered_map<std::uint64_t, const RawTask*> by_addr;
     for (auto& r : raws) by_addr[r.t.address] = &r;
     std::size_t broken = 0;
     for (auto& r : raws) {
-      if (r.t.idle || !r.t.leader() || r.t.exit_state) continue;
+      if (r.t.idle || !r.t.leader() || r.t.exit_state || !r.has_links) continue;
       auto it = by_addr.find(r.tasks_next - l.tasks.offset);
-      if (it == by_addr.end()) continue;  // init_task or a task not read
+      if (it == by_addr.end() || !it->second->has_links) continue;  // init_task or not read
       if (it->second->tasks_prev != r.t.address + l.tasks.offset) ++broken;
     }
     if (broken)
@@ -722,6 +751,36 @@ Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src, const Ta
   out.stats.ranges = rd.stats().ranges;
   out.stats.bytes = rd.stats().bytes;
   return out;
+}
+
+std::size_t read_saved_sps(PhysicalMemory& mem, const TaskSource& src, std::span<Task* const> tasks,
+                           Deadline deadline) {
+  std::vector<Task*> todo;
+  for (Task* t : tasks)
+    if (!t->has_saved_sp) todo.push_back(t);
+  if (todo.empty()) return 0;
+  auto layout = task_layout(src.types);
+  if (!layout || !layout->thread_sp.present) return todo.size();
+  KernelReader rd(mem, src.regions, deadline);
+  std::vector<std::array<std::uint8_t, 8>> b(todo.size());
+  std::vector<VaRead> reads;
+  std::vector<std::size_t> idx;
+  for (std::size_t i = 0; i < todo.size(); ++i)
+    if (todo[i]->address % 8 == 0 && rd.valid(todo[i]->address + layout->thread_sp.offset, 8)) {
+      reads.push_back({todo[i]->address + layout->thread_sp.offset, b[i]});
+      idx.push_back(i);
+    }
+  std::size_t failed = todo.size() - reads.size();
+  auto st = rd.read(reads);
+  for (std::size_t k = 0; k < st.size(); ++k) {
+    if (!st[k]) {
+      ++failed;
+      continue;
+    }
+    todo[idx[k]]->saved_sp = load_le64(b[idx[k]].data());
+    todo[idx[k]]->has_saved_sp = true;
+  }
+  return failed;
 }
 
 }  // namespace tlpstub::kernel

@@ -10,7 +10,9 @@
 //   leaf slots                          -> struct pid (NULL while being allocated: skipped)
 //   pid.tasks[PIDTYPE_PID].first        -> &task->pid_links[PIDTYPE_PID] (NULL: a pgrp/session
 //                                          id whose task is gone: skipped)
-//   task_struct                         -> the fields the views need, read as a few spans
+//   task_struct                         -> the fields `ps` shows, read as a few spans
+//                                          (kernel/linux/read_plan.hpp); thread.sp apart, on
+//                                          request (read_saved_sps)
 // Each step is checked against a second fact: node.shift/offset/parent against where it was
 // found, pid.numbers[0].nr against the IDR index, task.pid against the pid number,
 // pid_links.pprev against &pid.tasks[0], and tasks.next->prev == self for group leaders.
@@ -29,6 +31,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,7 +55,10 @@ struct Task {
   std::optional<std::uint32_t> cpu;  // the CPU it last ran on (thread_info.cpu or cpu)
   std::uint64_t mm = 0;        // 0: a kernel thread
   std::optional<std::uint64_t> pgd;  // physical address of mm->pgd; nullopt for kernel threads
-  std::uint64_t saved_sp = 0;  // thread.sp: the switch frame of a task that is not running
+  // thread.sp: the switch frame of a task that is not running. Not read by list_tasks (only
+  // `bt` and the thread registers need it, 2 datagrams per task): read_saved_sps fills it.
+  std::uint64_t saved_sp = 0;
+  bool has_saved_sp = false;
   std::uint64_t stack = 0;     // task_struct.stack: the lowest address of its kernel stack
   bool idle = false;           // a CPU's idle task (pid 0, "swapper/N")
   std::optional<std::uint32_t> running_on;  // the CPU whose rq->curr this task is
@@ -101,5 +107,10 @@ KernelRegions kernel_regions(const KernelImage& img, const SymbolTable& syms,
 // partial, with warnings.
 Result<TaskList> list_tasks(PhysicalMemory& mem, const TaskSource& src,
                             const TaskLimits& limits = {}, Deadline deadline = kNoDeadline);
+
+// Reads thread.sp of those tasks that lack it, in one batch. Returns how many could not be
+// read (their has_saved_sp stays false).
+std::size_t read_saved_sps(PhysicalMemory& mem, const TaskSource& src, std::span<Task* const> tasks,
+                           Deadline deadline = kNoDeadline);
 
 }  // namespace tlpstub::kernel

@@ -35,3 +35,23 @@ TEST(ReadPlan, OverlappingFieldsAreOnePiece) {
   EXPECT_EQ(ReadPlan(std::vector<Field>{}).extent, 0u);
   EXPECT_TRUE(ReadPlan(std::vector<Field>{}).spans(0).empty());
 }
+
+TEST(ReadPlan, IfFreeFieldsAreReadOnlyWhereTheyCostNothingMore) {
+  const Field a{0, 8, true}, near{200, 8, true}, far{480, 8, true};
+  ReadPlan p({a}, {near, far});
+  // At 0 in its page: [0, 208) is one request and one completion, as [0, 8) alone: near comes
+  // free; [0, 488) would take two completions (3 datagrams), far apart another 2: far is left.
+  EXPECT_EQ(p.spans(0x1000), (ReadSpans{{0, 208}}));
+  EXPECT_TRUE(p.reads(0x1000, near));
+  EXPECT_FALSE(p.reads(0x1000, far));
+  EXPECT_TRUE(p.reads(0x1000, a));
+  // At 3968: [3968, 4176) crosses the page (two requests): near is left out too.
+  EXPECT_EQ(p.spans(0x1f80), (ReadSpans{{0, 8}}));
+  EXPECT_FALSE(p.reads(0x1f80, near));
+  // The buffer still covers every field, so offsets stay the same wherever the object sits.
+  EXPECT_EQ(p.base, 0u);
+  EXPECT_EQ(p.extent, 488u);
+  // A field both needed and "if free" is needed.
+  ReadPlan q({far}, {far});
+  EXPECT_EQ(q.spans(0), (ReadSpans{{480, 8}}));
+}

@@ -37,19 +37,22 @@ struct StacksWorld {
 
 TEST(TaskStacks, SleepingFromThreadSpRunningWholeAllInOneBatch) {
   StacksWorld w;
-  Task sleeping, running, off, exited;
+  Task sleeping, running, off, exited, unread;
   sleeping.stack = w.map_stack(0);
   sleeping.saved_sp = sleeping.stack + kThreadSize - 0x300;
+  sleeping.has_saved_sp = true;
   running.stack = w.map_stack(1);
   running.running_on = 1;
   off.stack = w.map_stack(2);
   off.saved_sp = off.stack - 8;  // below its stack: not a switch frame of this task
+  off.has_saved_sp = true;
   exited.stack = 0;
-  const Task* tasks[] = {&sleeping, &running, &off, &exited};
+  unread.stack = w.map_stack(3);  // thread.sp never read (list_tasks leaves it)
+  const Task* tasks[] = {&sleeping, &running, &off, &exited, &unread};
   w.walker.new_epoch();
   w.mem.reset_counters();
   auto st = read_task_stacks(w.as, tasks, kThreadSize, true);
-  ASSERT_EQ(st.size(), 4u);
+  ASSERT_EQ(st.size(), 5u);
   ASSERT_TRUE(st[0].bytes);
   EXPECT_EQ(st[0].base, sleeping.saved_sp);
   EXPECT_EQ(st[0].bytes->size(), 0x300u);
@@ -62,6 +65,8 @@ TEST(TaskStacks, SleepingFromThreadSpRunningWholeAllInOneBatch) {
   EXPECT_NE(st[2].why.find("not on the task's stack"), std::string::npos) << st[2].why;
   EXPECT_FALSE(st[3].bytes);
   EXPECT_TRUE(st[3].why.empty());
+  EXPECT_FALSE(st[4].bytes);
+  EXPECT_NE(st[4].why.find("thread.sp not read"), std::string::npos) << st[4].why;
   // 4 levels of tables (one batch each, fewer when shared), then one batch of stack bytes.
   EXPECT_LE(w.mem.batches(), 5u);
   std::uint64_t last = 0;
@@ -76,6 +81,7 @@ TEST(TaskStacks, RunningTaskWithoutScanAndAnUnmappedStack) {
   running.running_on = 0;
   unmapped.stack = kStackVa + 10 * 2 * kThreadSize;  // never mapped
   unmapped.saved_sp = unmapped.stack + 0x3f00;
+  unmapped.has_saved_sp = true;
   const Task* tasks[] = {&running, &unmapped};
   auto st = read_task_stacks(w.as, tasks, kThreadSize, false);
   EXPECT_FALSE(st[0].bytes);  // no scan wanted: nothing read

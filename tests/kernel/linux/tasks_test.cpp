@@ -80,6 +80,54 @@ TEST(Tasks, PidIdrGivesEveryTaskInFewBatches) {
   // cpus (3) + head (1) + 2 IDR levels + pids + tasks + mm: a batch per step, not per task.
   EXPECT_EQ(l->stats.batches, 9u);
   EXPECT_EQ(w.k.mem.batches(), 9u);
+  // thread.sp is left to bt and the thread registers (read_saved_sps).
+  EXPECT_FALSE(l->tasks[2].has_saved_sp);
+  EXPECT_EQ(l->tasks[2].saved_sp, 0u);
+}
+
+TEST(Tasks, SavedStackPointersAreReadOnRequestInOneBatch) {
+  World w;
+  w.k.build_idr();
+  auto l = w.walk();
+  ASSERT_TRUE(l);
+  SymbolTable st = w.k.table();
+  w.k.mem.reset_counters();
+  std::vector<Task*> some = {&l->tasks[2], &l->tasks[6]};
+  EXPECT_EQ(read_saved_sps(w.k.mem, TaskSource{w.k.types, st, w.k.regions()}, some), 0u);
+  EXPECT_EQ(w.k.mem.batches(), 1u);
+  EXPECT_TRUE(l->tasks[2].has_saved_sp);
+  EXPECT_EQ(l->tasks[2].saved_sp, l->tasks[2].address + 0x100);  // as fake_tasks writes it
+  EXPECT_EQ(l->tasks[6].saved_sp, l->tasks[6].address + 0x100);
+  EXPECT_FALSE(l->tasks[3].has_saved_sp);
+  // Already read: nothing more to read.
+  w.k.mem.reset_counters();
+  EXPECT_EQ(read_saved_sps(w.k.mem, TaskSource{w.k.types, st, w.k.regions()}, some), 0u);
+  EXPECT_EQ(w.k.mem.batches(), 0u);
+  // A task pointer into nowhere counts as unread.
+  Task bad;
+  bad.address = 0xffffc90000001000;
+  Task* one[] = {&bad};
+  EXPECT_EQ(read_saved_sps(w.k.mem, TaskSource{w.k.types, st, w.k.regions()}, one), 1u);
+  EXPECT_FALSE(bad.has_saved_sp);
+}
+
+TEST(Tasks, IdrWalkChecksPidLinksAndTheLeadersBackLinks) {
+  World w;
+  w.k.build_idr();
+  // pid 100's pid_links[PIDTYPE_PID].pprev no longer points at its struct pid: not its task.
+  w.k.w64(w.k.task_of[100] + FakeTasks::kPidLinks + 8, w.k.pid_of[1] + FakeTasks::kPidTasks);
+  // init's tasks.next->prev no longer points back at init.
+  const std::uint64_t next = w.k.mem.peek_u64(PhysAddr(w.k.pa(w.k.task_of[1] + FakeTasks::kTasks)));
+  w.k.w64(next + 8, next);
+  auto l = w.walk({.attempts = 2});
+  ASSERT_TRUE(l);
+  EXPECT_FALSE(l->complete);
+  EXPECT_EQ(l->stats.attempts, 2);
+  EXPECT_EQ(summary(*l).find("100/100"), std::string::npos);
+  std::string all;
+  for (auto& s : l->warnings) all += s + "\n";
+  EXPECT_NE(all.find("pid_links.pprev"), std::string::npos) << all;
+  EXPECT_NE(all.find("1 leaders whose next->prev does not point back"), std::string::npos) << all;
 }
 
 TEST(Tasks, PointerIntoNowhereGivesPartialListNamingIt) {
@@ -110,7 +158,8 @@ TEST(Tasks, InconsistentNodeIsRetriedThenDropped) {
   EXPECT_NE(summary(*l).find("130/130/100Tchild"), std::string::npos);  // parent read alone
   ASSERT_FALSE(l->warnings.empty());
   EXPECT_NE(l->warnings[0].find("inconsistent"), std::string::npos) << l->warnings[0];
-  EXPECT_EQ(l->stats.batches, 3u + 3 * 5 + 2);  // cpus, 3 walks, parent, mm
+  // cpus, 3 walks, then one batch for the parent's tgid and mm->pgd together
+  EXPECT_EQ(l->stats.batches, 3u + 3 * 5 + 1);
 }
 
 // A live target: memory that changes under the walk. Before batch `at`, `change` runs.
