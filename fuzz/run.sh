@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real fuzzing with libFuzzer: builds the fuzz targets with clang++-19 in build-fuzz/ (every
-# library instrumented: -fsanitize=fuzzer-no-link,address,undefined) and runs each for SECONDS
-# (default 60) on a copy of its corpus.
+# library instrumented: -fsanitize=fuzzer-no-link,address,undefined; fuzz/configure.sh, the
+# same build as CI's .ci/sanitize --ci) and runs each for SECONDS (default 60) on a copy of its
+# corpus, kept between runs. (CI's short bounded runs: fuzz/ci.sh.)
 #   fuzz/run.sh [SECONDS] [TARGET...]        e.g. fuzz/run.sh 3600 printk_fuzz orc_fuzz
 # FUZZ_MAX_LEN (default 4096) bounds input sizes; FUZZ_JOBS (default 1) runs that many
 # fuzzing processes per target in parallel (a long run on a big machine: FUZZ_JOBS=8).
@@ -12,10 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S "$here" -B "$here/build-fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 \
-  -DTLPSTUB_FUZZ=ON -DBUILD_TESTING=OFF "${launcher[@]}" >/dev/null
+"$here/fuzz/configure.sh"
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   for src in "$here"/fuzz/*_fuzz.cpp; do targets+=("$(basename "$src" .cpp)"); done

@@ -112,5 +112,8 @@ Result<std::uint64_t> parse_hex(std::string_view s);
 // A thread id: hex, or -1.
 Result<std::int64_t> parse_thread_id(std::string_view s);
 std::string hex_of(std::string_view bytes);
+// How many bytes from the start of `data` fit in `room` once escaped for the wire ('$', '#',
+// '}' and '*' take two bytes): binary replies (qXfer parts, vFile:pread) must fit PacketSize.
+std::size_t escaped_fit(std::string_view data, std::size_t room);
 
 }  // namespace tlpstub::stub

@@ -39,9 +39,12 @@ Result<XferRequest> parse_xfer(std::string_view args) {
 
 Reply xfer_part(Context& ctx, std::string_view doc, const XferRequest& req) {
   if (req.offset > doc.size()) return error_reply(Errc::invalid_argument, "offset past the end");
-  // Escaping may double the data: keep the reply within our packet size.
+  // Escaping may double the data: keep the reply within our packet size, its 'm'/'l' included
+  // (half the packet size alone overran it by that one byte when every byte needs escaping,
+  // e.g. a thread named "}}}}": fuzz/vfile_qxfer_fuzz).
   std::uint64_t len = std::min<std::uint64_t>(req.length, ctx.packet_size / 2);
   std::string_view part = doc.substr(req.offset, len);
+  part = part.substr(0, escaped_fit(part, ctx.packet_size - 1));
   bool last = req.offset + part.size() >= doc.size();
   // (Built in place: `"l" + std::string(part)` trips g++ 12's -Wrestrict false positive at -O3.)
   std::string payload(1, last ? 'l' : 'm');

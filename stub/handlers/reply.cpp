@@ -78,6 +78,17 @@ std::string hex_of(std::string_view bytes) {
   return to_hex(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
 }
 
+std::size_t escaped_fit(std::string_view data, std::size_t room) {
+  std::size_t used = 0, n = 0;
+  for (; n < data.size(); ++n) {
+    const char c = data[n];
+    const std::size_t w = (c == '$' || c == '#' || c == '}' || c == '*') ? 2 : 1;
+    if (used + w > room) break;
+    used += w;
+  }
+  return n;
+}
+
 namespace {
 
 bool word_matches(std::string_view packet, std::string_view name) {

@@ -94,18 +94,6 @@ Reply open_file(Context& ctx, std::string_view args) {
   return Reply::text(fmt::format("F{:x}", fd));
 }
 
-// Bytes from `data` whose escaped form ('$', '#', '}', '*' take two bytes) fits in `room`.
-std::size_t fitting(std::span<const std::uint8_t> data, std::size_t room) {
-  std::size_t used = 0, n = 0;
-  for (; n < data.size(); ++n) {
-    const std::uint8_t c = data[n];
-    const std::size_t w = (c == '$' || c == '#' || c == '}' || c == '*') ? 2 : 1;
-    if (used + w > room) break;
-    used += w;
-  }
-  return n;
-}
-
 Reply pread(Context& ctx, std::string_view args) {
   auto a = hex_args(args, 3);
   if (!a) return f_error(kEinval);
@@ -118,7 +106,8 @@ Reply pread(Context& ctx, std::string_view args) {
   const std::size_t header = 32;  // "F<hex count>;" and framing
   const std::size_t room = ctx.packet_size > header ? ctx.packet_size - header : 1;
   const std::span<const std::uint8_t> part(bytes.data() + offset, want);
-  const std::size_t n = fitting(part, room);
+  const std::size_t n =
+      escaped_fit(std::string_view(reinterpret_cast<const char*>(part.data()), part.size()), room);
   std::string payload = fmt::format("F{:x};", n);
   payload.append(reinterpret_cast<const char*>(part.data()), n);
   return Reply::text(std::move(payload));

@@ -77,6 +77,23 @@ TEST(QXfer, ReplyFitsThePacketSize) {
   EXPECT_EQ(r, "m" + std::string(target_xml().substr(0, 128)));
 }
 
+// Found by fuzz/vfile_qxfer_fuzz: half the packet size of bytes that all need escaping, plus
+// the 'm', overran PacketSize by one byte.
+TEST(QXfer, EscapedReplyFitsThePacketSize) {
+  Harness h({.packet_size = 256});
+  h.target.threads_ = {{1, std::string(300, '}'), "#$*"}};
+  std::string doc;
+  for (int n = 0; n < 100; ++n) {
+    const std::string raw = h.ask(fmt::format("qXfer:threads:read::{:x},fff", doc.size()));
+    ASSERT_LE(raw.size(), 256u + 4u) << raw;
+    const std::string r = gdb_unframe(raw);
+    ASSERT_TRUE(r.size() > 1 && (r[0] == 'm' || r[0] == 'l')) << r;
+    doc += r.substr(1);
+    if (r[0] == 'l') break;
+  }
+  EXPECT_NE(doc.find("name=\"" + std::string(300, '}') + "\">#$*</thread>"), std::string::npos);
+}
+
 TEST(QXfer, Threads) {
   Harness h;
   const std::string doc =

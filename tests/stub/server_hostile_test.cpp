@@ -18,8 +18,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// g++ defines __SANITIZE_ADDRESS__ under ASan; clang (the fuzz/sanitizer build) only answers
+// __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
 #else
 constexpr bool kAsan = false;
 #endif
