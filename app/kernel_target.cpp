@@ -15,6 +15,9 @@ using stub::MemoryReadResult;
 
 KernelTarget::KernelTarget(TargetContext& ctx) : state_(ctx) {
   commands::register_all(monitor_, state_);
+  // A long command (dump, bt, ps) reads with no deadline once its requirements were met
+  // within the request's budget: gdb is kept waiting meanwhile (stub/long_request.hpp).
+  monitor_.on_long_start([this] { state_.lift_deadline(); });
 }
 
 void KernelTarget::begin_request(Deadline deadline) { state_.begin_request(deadline); }
@@ -109,6 +112,15 @@ Result<stub::RegisterSet> KernelTarget::registers(std::int64_t thread_id) {
 
 Result<void> KernelTarget::monitor(std::string_view command, const stub::OutputFn& out) {
   return monitor_.run(command, out);
+}
+
+bool KernelTarget::monitor_is_long(std::string_view command) {
+  return monitor_.is_long(command);
+}
+
+Result<void> KernelTarget::monitor_long(std::string_view command, const stub::OutputFn& out,
+                                        const stub::StopFn& stop) {
+  return monitor_.run(command, out, stop);
 }
 
 }  // namespace tlpstub::app

@@ -18,6 +18,9 @@ class KernelTarget final : public stub::Target {
   std::vector<stub::ThreadInfo> threads() override;
   Result<stub::RegisterSet> registers(std::int64_t thread_id) override;
   Result<void> monitor(std::string_view command, const stub::OutputFn& out) override;
+  bool monitor_is_long(std::string_view command) override;
+  Result<void> monitor_long(std::string_view command, const stub::OutputFn& out,
+                            const stub::StopFn& stop) override;
   std::optional<stub::SectionOffsets> offsets() override;
   void begin_request(Deadline deadline) override;
   std::string attach_message() override;

@@ -42,6 +42,8 @@ class SessionState {
   explicit SessionState(TargetContext& ctx);
 
   void begin_request(Deadline deadline);
+  // The rest of this request reads with no deadline (a long monitor command).
+  void lift_deadline() { mem_.set_deadline(kNoDeadline); }
   Deadline deadline() const { return mem_.deadline(); }
   std::uint64_t request() const { return request_; }
 

@@ -113,7 +113,9 @@ fi
 sed 's/^/    /' "$tmp/memprobe.log"
 
 # ---- a vmcore of the panicked guest, for tlpstub --memory, drgn and crash ----------------------
-pdump=$(dirname "$GUEST_RAM")/panic.vmcore
+# A name of its own: /dev/shm is shared by every test run on the machine (two runs of this test
+# at once wrote one panic.vmcore, each under the other's stub).
+pdump=$(dirname "$GUEST_RAM")/panic.$$.vmcore
 guest_on_exit "rm -f '$pdump'"
 stub_gdb "$port" "monitor dump $pdump --level 31" >"$tmp/pdump.out" 2>&1 || true
 if grep -q '^wrote ' "$tmp/pdump.out" && [[ $(head -c 4 "$pdump" | od -An -c | tr -d ' ') == 177ELF ]]; then
@@ -188,7 +190,7 @@ import json, sys
 d = json.loads([l for l in sys.stdin if l.startswith("{")][-1])
 print(next(hex(t["pgd"]) if isinstance(t["pgd"], int) else t["pgd"] for t in d["tasks"] if t["pid"] == int(sys.argv[1])))
 ' "$mp_pid" 2>/dev/null) || guest_die "no page table of memprobe in monitor ps"
-hostile=$(dirname "$GUEST_RAM")/hostile.ram
+hostile=$(dirname "$GUEST_RAM")/hostile.$$.ram
 guest_on_exit "rm -f '$hostile'"
 cp "$GUEST_RAM" "$hostile"
 python3 "$here/hostile.py" "$hostile" "$GUEST_SERIAL" "$mp_pid" "$mp_pgd" | sed 's/^/    hostile: /'

@@ -14,6 +14,7 @@
 #      file, the other kernel's copy is seen and rejected; every inferred option that the file
 #      also sets has the file's value; --out FILE is byte-identical to the package's file;
 #      a pattern selects lines
+#  (c) with --nettlp: long monitor commands, see the section
 # With --nettlp, tlpstub reads the RAM through tlpsim at 12 us and the test prints the time and
 # bytes of both commands.
 # Exit 77 without the tlpstub binary or the kernel's config file (failures under CI=true).
@@ -187,6 +188,83 @@ pat=$(harness seg P <<<"$out")
   pass "(b) kconfig DEBUG_INFO_BTF: $(grep -m1 '^CONFIG_DEBUG_INFO_BTF=' <<<"$pat")" ||
   fail "(b) kconfig DEBUG_INFO_BTF printed no option"
 kc_cost=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d pages probed, %d batches, %d bytes, %.3f s in recovery" % (d["pages_probed"], d["reads"], d["bytes"], d["seconds"]))' "$tmp/kconfig.json" 2>/dev/null || echo "?")
+
+# ---- (c) long monitor commands (stub/long_request.hpp), through tlpsim only ----------------
+# A full `monitor dump` through tlpsim takes ~35 s: gdb gets SIGINT 1.5 s in (as Ctrl-C), prints
+# "Quit" on the next packet, and its next commands must get their own answers (no dump
+# progress in them, nothing off by one); the stub stops the dump and removes the file.
+# Then `monitor bt all` on a link slowed to 20 ms per answer (a second tlpsim and tlpstub):
+# it outlasts gdb's 2 s remotetimeout, yet traces every task `monitor ps --threads` lists.
+if [[ -n $tlpsim ]]; then
+  version=$(guest_truth version)
+  banner=$(guest_sym linux_banner)
+  ldump=$tmp/interrupted.vmcore
+  t1=$(ms)
+  out=$(stub_gdb "$port" \
+    "python import threading, os, signal; threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()" \
+    ==DUMP== "monitor dump $ldump" ==V== "monitor version" ==X== "x/s $banner" ==END== || true)
+  t_quit=$(( $(ms) - t1 ))
+  echo "$out" >"$tmp/gdb-longdump.log"
+  d=$(harness seg DUMP <<<"$out") v=$(harness seg V <<<"$out") x=$(harness seg X <<<"$out")
+  sed 's/^/    /' <<<"$d"
+  sleep 1  # the stub notices gdb's next request at its next check of the connection
+  if [[ $d == *Quit* && $d == *"dump: "* && $v == *"Linux version"* && $v != *"dump"* &&
+        $x == *"\"$version\\n\""* && ! -e $ldump ]] &&
+     grep -q "monitor dump $ldump abandoned" "$tmp/tlpstub.log"; then
+    pass "(c) monitor dump + Ctrl-C: Quit, then monitor version and x/s answered right, file removed ($t_quit ms)"
+  else
+    fail "(c) interrupted monitor dump (see $tmp/gdb-longdump.log): V '${v:0:80}' X '${x:0:80}' file $([[ -e $ldump ]] && echo left || echo gone)"
+  fi
+  grep "abandoned" "$tmp/tlpstub.log" | sed 's/^.*\] /    stub: /' || true
+
+  sport=$(free_port)
+  "$tlpsim" --memory "$GUEST_RAM" --map "$GUEST_MAP" --listen 127.0.0.3 --latency 20ms \
+    </dev/null >"$tmp/tlpsim-slow.log" 2>&1 &
+  slow_sim=$!
+  guest_on_exit "kill $slow_sim 2>/dev/null; wait $slow_sim"
+  # Its own local address: the first tlpstub holds the client ports on 127.0.0.1.
+  stub_start "$tlpstub" "$tmp/tlpstub-slow.log" "$sport" --nettlp 127.0.0.3 --local 127.0.0.4
+  stub_wait_recovered "$sport" 240
+  t1=$(ms)
+  out=$(TGDB_TIMEOUT=300 stub_gdb "$sport" \
+    "python import time; t0 = time.monotonic()" ==PS== "monitor ps --threads --json" \
+    "python print('ps took %.1f s' % (time.monotonic() - t0)); t0 = time.monotonic()" \
+    ==BT== "monitor bt all --json" \
+    "python print('bt all took %.1f s' % (time.monotonic() - t0))" ==END== || true)
+  echo "$out" >"$tmp/gdb-slowbt.log"
+  grep -E "took" <<<"$out" | sed 's/^/    /' || true
+  if python3 - "$tmp/gdb-slowbt.log" <<'PY'
+import json, re, sys
+out = open(sys.argv[1]).read()
+def seg(name):
+    lines, on = [], False
+    for l in out.splitlines():
+        if re.fullmatch(r"==[A-Za-z0-9_-]+==", l):
+            if on: break
+            on = l == f"=={name}=="
+        elif on: lines.append(l)
+    return lines
+def doc(name):
+    js = [l for l in seg(name) if l.startswith("{")]
+    return json.loads(js[-1]) if js else None
+ps, bt = doc("PS"), doc("BT")
+took = float(re.search(r"bt all took ([0-9.]+) s", out).group(1))
+bad = []
+if not ps or not bt: bad.append("no ps or bt all document")
+else:
+    pids = sorted(t["pid"] for t in ps["tasks"])
+    traced = sorted(t["pid"] for t in bt["tasks"])
+    print(f"ps --threads: {len(pids)} tasks (complete {ps['complete']}); bt all: {len(traced)} "
+          f"traced, {sum(1 for t in bt['tasks'] if t['frames'])} with frames, in {took} s")
+    if not ps["complete"]: bad.append("ps --threads partial")
+    if pids != traced: bad.append("bt all did not trace every task ps lists")
+if took <= 2.0: bad.append(f"bt all took {took} s: not past gdb's 2 s timeout, the link is too fast")
+for b in bad: print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
+  then pass "(c) monitor bt all past gdb's 2 s timeout traces every task of ps --threads"
+  else fail "(c) monitor bt all on the slow link (see $tmp/gdb-slowbt.log)"; fi
+fi
 
 src="RAM file"
 [[ -n $tlpsim ]] && src="tlpsim at 12 us"

@@ -91,10 +91,26 @@ Result<MonitorArgs> MonitorRegistry::parse(const MonitorCommand& c,
   return a;
 }
 
-Result<void> MonitorRegistry::run(std::string_view line, const OutputFn& out) const {
+namespace {
+
+std::vector<std::string_view> monitor_words(std::string_view line) {
   std::vector<std::string_view> words;
   for (std::string_view w : split(trim(line), ' '))
     if (!trim(w).empty()) words.push_back(trim(w));
+  return words;
+}
+
+}  // namespace
+
+bool MonitorRegistry::is_long(std::string_view line) const {
+  const std::vector<std::string_view> words = monitor_words(line);
+  const MonitorCommand* c = words.empty() ? nullptr : find(words[0]);
+  return c && c->long_running;
+}
+
+Result<void> MonitorRegistry::run(std::string_view line, const OutputFn& out,
+                                  const StopFn& stop) const {
+  std::vector<std::string_view> words = monitor_words(line);
   if (words.empty()) {
     out(help_text());
     return {};
@@ -113,6 +129,8 @@ Result<void> MonitorRegistry::run(std::string_view line, const OutputFn& out) co
                                          c->name, c->needs));
     if (auto missing = it->second()) return std::unexpected(std::move(*missing));
   }
+  args->stop = stop;
+  if (c->long_running && long_start_) long_start_();
   return c->run(*args, out);
 }
 

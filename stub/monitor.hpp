@@ -29,6 +29,11 @@ struct MonitorArgs {
   // Values of the command's own options (MonitorCommand::value_options): {"--out", "F"}.
   std::map<std::string, std::string_view, std::less<>> values;
   std::vector<std::string_view> switches;   // the command's own --flags that were given
+  // A long command's stop check (Target::monitor_long); unset: never stops early.
+  StopFn stop;
+
+  // True once gdb moved on: a long command checks it between steps and ends.
+  bool stop_requested() const { return stop && stop(); }
 
   bool has(std::string_view sw) const {
     for (std::string_view s : switches)
@@ -60,6 +65,9 @@ struct MonitorCommand {
   // A requirement the target provides (MonitorRegistry::provide), checked before run; empty:
   // none.
   std::string needs;
+  // Runs with no reply deadline for as long as it takes (stub/long_request.hpp), checking
+  // MonitorArgs::stop_requested() between steps.
+  bool long_running = false;
 };
 
 class MonitorRegistry {
@@ -74,7 +82,12 @@ class MonitorRegistry {
   void provide(std::string need, Check check);
   // Splits the line on blanks and runs the named command; unknown names, bad flags and a wrong
   // number of arguments are errors that name the usage.
-  Result<void> run(std::string_view line, const OutputFn& out) const;
+  Result<void> run(std::string_view line, const OutputFn& out, const StopFn& stop = {}) const;
+  // Whether the line names a long-running command.
+  bool is_long(std::string_view line) const;
+  // Called when a long command starts, after its requirements were checked within the
+  // request's budget (the target lifts the reply deadline there).
+  void on_long_start(std::function<void()> f) { long_start_ = std::move(f); }
   // "usage  - help" lines, aligned.
   std::string help_text() const;
   // `help CMD`: usage, help line, flags and needs of one command.
@@ -88,6 +101,7 @@ class MonitorRegistry {
 
   std::vector<MonitorCommand> commands_;
   std::map<std::string, Check, std::less<>> needs_;
+  std::function<void()> long_start_;
 };
 
 }  // namespace tlpstub::stub

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 
 #include "stub/packet_codec.hpp"
@@ -45,6 +47,41 @@ bool send_all(int fd, std::string_view bytes, std::chrono::milliseconds limit) {
   }
   return true;
 }
+
+// The socket's unread bytes for a long monitor command (stub/long_request.hpp): peeked, so
+// the session still reads gdb's next request itself afterwards.
+class SocketInput final : public InputProbe {
+ public:
+  explicit SocketInput(int fd) : fd_(fd) {}
+  PeekedInput peek() override {
+    PeekedInput in;
+    std::array<char, 4096> buf;
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) in.bytes.assign(buf.data(), static_cast<std::size_t>(n));
+      if (n == 0) in.closed = true;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) in.closed = true;
+      return in;
+    }
+  }
+  void discard(std::size_t n) override {
+    std::array<char, 4096> buf;
+    while (n > 0) {
+      const ssize_t got = ::recv(fd_, buf.data(), std::min(n, buf.size()), MSG_DONTWAIT);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return;
+      n -= static_cast<std::size_t>(got);
+    }
+  }
+  void wait(std::chrono::milliseconds timeout) override {
+    pollfd p{fd_, POLLIN, 0};
+    (void)::poll(&p, 1, static_cast<int>(timeout.count()));
+  }
+
+ private:
+  int fd_;
+};
 
 // A refused connection, half-closed, read and dropped until its client closes or the timer
 // closes it.
@@ -232,6 +269,7 @@ void Server::serve(std::shared_ptr<Connection> conn) {
   bool write_failed = false;
   SessionOptions so = opts_.session;
   so.peer = conn->peer;
+  SocketInput input(conn->socket.native_handle());
   Session session(
       *target,
       [&](std::string_view bytes) {
@@ -243,7 +281,7 @@ void Server::serve(std::shared_ptr<Connection> conn) {
                        conn->peer, opts_.send_stall_limit.count());
         }
       },
-      so);
+      so, &input);
   std::array<std::uint8_t, 64 * 1024> buf;
   while (!session.closed() && !write_failed && !stopping_) {
     boost::system::error_code ec;

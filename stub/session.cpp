@@ -20,15 +20,17 @@ const char* log_more(std::string_view s) { return s.size() > kLogLimit ? "..." :
 
 }  // namespace
 
-Session::Session(Target& target, SendFn send, SessionOptions opts)
+Session::Session(Target& target, SendFn send, SessionOptions opts, InputProbe* input)
     : target_(target),
       send_(std::move(send)),
+      input_(input),
       opts_(std::move(opts)),
       decoder_(std::max(opts_.packet_size, kMinPacketSize)) {
   opts_.packet_size = std::max(opts_.packet_size, kMinPacketSize);
   ctx_ = std::make_unique<Context>(target_, opts_.packet_size,
                                    [this](std::string_view payload) { send_packet(payload); });
   ctx_->peer = opts_.peer;
+  ctx_->input = input_;
 }
 
 Session::~Session() = default;
@@ -37,16 +39,29 @@ bool Session::closed() const { return closed_; }
 
 void Session::feed(std::span<const std::uint8_t> bytes) {
   if (closed_) return;
-  for (const RspEvent& ev : decoder_.feed(bytes)) {
+  const std::vector<RspEvent> events = decoder_.feed(bytes);
+  for (std::size_t i = 0; i < events.size(); ++i) {
     if (closed_) return;
-    on_event(ev);
+    // What gdb sent behind this event, acks aside: for a long monitor command, gdb's next
+    // request (it has moved on).
+    const std::size_t queued = static_cast<std::size_t>(
+        std::count_if(events.begin() + static_cast<std::ptrdiff_t>(i) + 1, events.end(),
+                      [](const RspEvent& e) {
+                        return e.kind != RspEvent::Kind::ack && e.kind != RspEvent::Kind::nak;
+                      }));
+    on_event(events[i], queued);
   }
 }
 
-void Session::on_event(const RspEvent& ev) {
+void Session::on_event(const RspEvent& ev, std::size_t queued) {
+  if (ev.kind != RspEvent::Kind::interrupt && ev.kind != RspEvent::Kind::ack &&
+      ev.kind != RspEvent::Kind::nak)
+    ctx_->drop_next_interrupt = false;
   switch (ev.kind) {
     case RspEvent::Kind::packet:
       if (ack_mode_) send_raw("+");
+      ctx_->ack_mode = ack_mode_;
+      ctx_->queued_events = queued;
       return on_packet(ev.payload);
     case RspEvent::Kind::ack:
       return;
@@ -62,6 +77,13 @@ void Session::on_event(const RspEvent& ev) {
       return;
     case RspEvent::Kind::interrupt:
       spdlog::trace("{} <- ^C", opts_.peer);
+      // The ^C stopped a long monitor command that gdb has left: gdb waits for no stop
+      // reply, so one now would answer its next request (stub/long_request.hpp).
+      if (ctx_->drop_next_interrupt) {
+        ctx_->drop_next_interrupt = false;
+        spdlog::debug("{}: ^C behind an abandoned monitor command: no stop reply", opts_.peer);
+        return;
+      }
       return send_packet(ctx_->stop_reply(kSigInt, ctx_->stop_thread()));
     case RspEvent::Kind::bad_checksum:
       spdlog::debug("{}: bad checksum on '{}'{}", opts_.peer, log_text(ev.payload),

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "stub/long_request.hpp"
 #include "stub/packet_codec.hpp"
 #include "stub/target.hpp"
 
@@ -34,7 +35,10 @@ class Session {
  public:
   using SendFn = std::function<void(std::string_view bytes)>;  // writes raw bytes to the peer
 
-  Session(Target& target, SendFn send, SessionOptions opts = {});
+  // `input` sees the connection's unread bytes (the server's socket): a long monitor command
+  // stops when gdb moves on (stub/long_request.hpp). Without it, long commands run to
+  // their end.
+  Session(Target& target, SendFn send, SessionOptions opts = {}, InputProbe* input = nullptr);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -45,13 +49,14 @@ class Session {
   bool closed() const;
 
  private:
-  void on_event(const RspEvent& ev);
+  void on_event(const RspEvent& ev, std::size_t queued);
   void on_packet(std::string_view payload);
   void send_packet(std::string_view payload, bool rle = false);
   void send_raw(std::string_view bytes);
 
   Target& target_;
   SendFn send_;
+  InputProbe* input_;
   SessionOptions opts_;
   Decoder decoder_;
   std::unique_ptr<Context> ctx_;

@@ -55,8 +55,12 @@ struct SectionOffsets {
   std::uint64_t text = 0, data = 0, bss = 0;
 };
 
-// Sink for streamed monitor output: each call becomes an `O` packet at once.
+// Sink for streamed monitor output: each call becomes an `O` packet at once (a long
+// command's is buffered: stub/long_request.hpp).
 using OutputFn = std::function<void(std::string_view text)>;
+// A long monitor command calls this between its steps: true once gdb moved on (its next
+// request, a ^C, or a closed connection is waiting), and the command should stop.
+using StopFn = std::function<bool()>;
 
 class Target {
  public:
@@ -75,6 +79,17 @@ class Target {
   // Runs a monitor command line (already hex-decoded). Output streams through `out`.
   // An error result is shown to the user as an error after any streamed output.
   virtual Result<void> monitor(std::string_view command, const OutputFn& out) = 0;
+  // A long command runs with no reply deadline, for as long as it takes, and checks
+  // `stop` between steps (stub/long_request.hpp says how gdb is kept waiting meanwhile).
+  virtual bool monitor_is_long(std::string_view command) {
+    (void)command;
+    return false;
+  }
+  virtual Result<void> monitor_long(std::string_view command, const OutputFn& out,
+                                    const StopFn& stop) {
+    (void)stop;
+    return monitor(command, out);
+  }
 
   // Called before each request from gdb: the target is live, so caches must not outlive it.
   // The reply is due by `deadline` (under gdb's remotetimeout): reads stop there and return

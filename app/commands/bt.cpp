@@ -26,6 +26,8 @@ namespace tlpstub::app::commands {
 namespace {
 
 constexpr std::uint64_t kBtDefaultThreadSize = 16 << 10;  // x86-64 without KASAN (4.x-6.x)
+// Tasks whose stacks are read in one batch: ~0.3 MiB of stack reads, a few tens of ms.
+constexpr std::size_t kBtChunk = 256;
 
 struct BtFrame {
   kernel::StackFrame f;
@@ -43,7 +45,6 @@ struct BtTask {
 };
 
 struct BtRow {
-  std::vector<BtTask> tasks;
   std::string orc;  // "N entries (format from BTF)" or why none
   std::vector<std::string> warnings;
 };
@@ -196,45 +197,54 @@ std::string bt_symbolic(const BtFrame& f) {
   return f.function.empty() ? std::string("?") : fmt::format("{}+{:#x}", f.function, f.offset);
 }
 
-std::string to_text(const BtRow& r) {
+// Text and JSON come out a task at a time (`bt all` streams: its output may take longer than
+// gdb's remotetimeout to produce); the pieces of one --json run form one document.
+std::string task_text(const BtTask& t) {
   std::string s;
   auto out = std::back_inserter(s);
-  for (const BtTask& t : r.tasks) {
-    fmt::format_to(out, "pid {} ({}) {}\n", t.task->pid, t.task->comm, t.task->state);
-    for (std::size_t i = 0; i < t.frames.size(); ++i) {
-      const BtFrame& f = t.frames[i];
-      fmt::format_to(out, "  #{:<2} {:#018x} {}{}\n", i, f.f.ip, bt_symbolic(f),
-                     f.f.method == kernel::FrameMethod::frame_pointer ? " (frame pointer)"
-                     : f.f.method == kernel::FrameMethod::scan        ? " (stack scan)"
-                                                                      : "");
-    }
-    fmt::format_to(out, "  ({}{})\n", t.end, t.complete || t.frames.empty() ? "" : ": partial");
+  fmt::format_to(out, "pid {} ({}) {}\n", t.task->pid, t.task->comm, t.task->state);
+  for (std::size_t i = 0; i < t.frames.size(); ++i) {
+    const BtFrame& f = t.frames[i];
+    fmt::format_to(out, "  #{:<2} {:#018x} {}{}\n", i, f.f.ip, bt_symbolic(f),
+                   f.f.method == kernel::FrameMethod::frame_pointer ? " (frame pointer)"
+                   : f.f.method == kernel::FrameMethod::scan        ? " (stack scan)"
+                                                                    : "");
   }
-  fmt::format_to(out, "ORC: {}\n", r.orc);
-  for (const std::string& w : r.warnings) fmt::format_to(out, "warning: {}\n", w);
+  fmt::format_to(out, "  ({}{})\n", t.end, t.complete || t.frames.empty() ? "" : ": partial");
   return s;
 }
 
-void to_json(JsonWriter& j, const BtRow& r) {
+std::string text_tail(const BtRow& r) {
+  std::string s = fmt::format("ORC: {}\n", r.orc);
+  for (const std::string& w : r.warnings) s += fmt::format("warning: {}\n", w);
+  return s;
+}
+
+std::string task_json(const BtTask& t) {
+  JsonWriter j;
+  j.begin_object().field("pid", t.task->pid).field("comm", t.task->comm)
+      .field("state", std::string(1, t.task->state)).hex_field("task", t.task->address)
+      .key("running_on");
+  if (t.task->running_on) j.value(*t.task->running_on); else j.null();
+  j.field("panicking", t.task->panicking).field("complete", t.complete).field("end", t.end)
+      .field("frame_pointers", t.frame_pointers).key("frames").begin_array();
+  for (const BtFrame& f : t.frames) {
+    j.begin_object().hex_field("ip", f.f.ip).hex_field("sp", f.f.sp).key("function");
+    if (f.function.empty()) j.null(); else j.value(f.function);
+    j.field("offset", f.offset).field("sched", f.sched)
+        .field("method", kernel::frame_method_name(f.f.method)).end_object();
+  }
+  j.end_array().end_object();
+  return j.str();
+}
+
+// {"orc":...,"warnings":[...],"tasks":[  -- the tasks follow, then "]}".
+std::string json_head(const BtRow& r) {
+  JsonWriter j;
   j.begin_object().field("orc", r.orc).key("warnings").begin_array();
   for (const std::string& w : r.warnings) j.value(w);
   j.end_array().key("tasks").begin_array();
-  for (const BtTask& t : r.tasks) {
-    j.begin_object().field("pid", t.task->pid).field("comm", t.task->comm)
-        .field("state", std::string(1, t.task->state)).hex_field("task", t.task->address)
-        .key("running_on");
-    if (t.task->running_on) j.value(*t.task->running_on); else j.null();
-    j.field("panicking", t.task->panicking).field("complete", t.complete).field("end", t.end)
-        .field("frame_pointers", t.frame_pointers).key("frames").begin_array();
-    for (const BtFrame& f : t.frames) {
-      j.begin_object().hex_field("ip", f.f.ip).hex_field("sp", f.f.sp).key("function");
-      if (f.function.empty()) j.null(); else j.value(f.function);
-      j.field("offset", f.offset).field("sched", f.sched)
-          .field("method", kernel::frame_method_name(f.f.method)).end_object();
-    }
-    j.end_array().end_object();
-  }
-  j.end_array().end_object();
+  return j.str();
 }
 
 Result<std::vector<const kernel::Task*>> bt_select(SessionState& s, const stub::MonitorArgs& a,
@@ -295,11 +305,25 @@ Result<void> bt_run(SessionState& s, const stub::MonitorArgs& a, const stub::Out
   kernel::AddressSpace as(s.memory(), s.walker_for(*sc), sc->top);
   BtContext c{as, *layout, syms, *orc ? &**orc : nullptr, kernel::kernel_regions(*img, syms, 0),
               bt_thread_size(syms)};
-  const std::vector<kernel::TaskStack> stacks =
-      kernel::read_task_stacks(as, *chosen, c.thread_size, c.orc != nullptr);
-  for (std::size_t i = 0; i < chosen->size(); ++i)
-    row.tasks.push_back(bt_trace(c, *(*chosen)[i], stacks[i]));
-  emit(a, row, out);
+  // Stacks are read a chunk of tasks at a time (one batch each), and each chunk's traces go
+  // out before the next: gdb sees output as it comes and can stop `bt all` between chunks.
+  if (a.json) out(json_head(row));
+  const std::span<const kernel::Task* const> all(*chosen);
+  for (std::size_t at = 0; at < all.size(); at += kBtChunk) {
+    if (a.stop_requested())
+      return fail(Errc::deadline, fmt::format("bt: stopped after {} of {} tasks", at,
+                                              all.size()));
+    const auto part = all.subspan(at, std::min(kBtChunk, all.size() - at));
+    const std::vector<kernel::TaskStack> stacks =
+        kernel::read_task_stacks(as, part, c.thread_size, c.orc != nullptr);
+    std::string text;
+    for (std::size_t i = 0; i < part.size(); ++i) {
+      const BtTask t = bt_trace(c, *part[i], stacks[i]);
+      text += a.json ? (at + i ? "," : "") + task_json(t) : task_text(t);
+    }
+    out(text);
+  }
+  out(a.json ? std::string("]}\n") : text_tail(row));
   return {};
 }
 
@@ -335,6 +359,8 @@ stub::MonitorCommand bt_command(SessionState& s) {
       [&s](const stub::MonitorArgs& a, const stub::OutputFn& out) { return bt_run(s, a, out); },
       0, 1};
   c.needs = kNeedsSymbols;
+  // `bt all` on thousands of tasks outlasts gdb's remotetimeout: no deadline, streamed.
+  c.long_running = true;
   return c;
 }
 

@@ -1,7 +1,10 @@
 // monitor dump PATH [--level N] [--json]: writes an ELF vmcore of the target to PATH on the
 // host running tlpstub (app/dump_job.hpp, kernel/export/vmcore_writer.hpp), for crash and drgn
-// or for `tlpstub --memory PATH` later. Reads with no request deadline and streams progress
-// (bytes, rate, ETA) as `O` packets, which also keeps gdb's remotetimeout from expiring.
+// or for `tlpstub --memory PATH` later. A long command (stub/long_request.hpp): reads with no
+// request deadline, shows progress (bytes, rate, ETA) while gdb waits, and stops when gdb
+// moves on (Ctrl-C in gdb, then its next command) or sends ^C: the partial file is removed,
+// as on Ctrl-C of `tlpstub --dump` (kernel/export/vmcore_writer.cpp). A dump that finished
+// just as gdb moved on keeps its (whole) file.
 // --level: makedumpfile's dump level (-d): 1 zero pages (always holes), 2 page cache without
 // private data, 4 all page cache, 8 user (anonymous) pages, 16 free pages; excluded pages are
 // holes too and the report counts them per class (kernel/linux/page_classes.hpp).
@@ -66,6 +69,7 @@ Result<void> run_dump_command(SessionState& s, const stub::MonitorArgs& a,
                   fmt::format("dump: --level '{}' is not a dump level 0..31", f->second));
     job.level = static_cast<unsigned>(*v);
   }
+  job.cancelled = [&a] { return a.stop_requested(); };
   job.say = [&](std::string_view line) {
     if (!a.json) {
       out(fmt::format("{}\n", line));
@@ -96,6 +100,7 @@ stub::MonitorCommand dump_command(SessionState& s) {
                       "makedumpfile dump level (bits: 1 zero, 2 cache, 4 cache+private, 8 user, "
                       "16 free pages); excluded pages become holes"}};
   c.needs = kNeedsSymbols;
+  c.long_running = true;
   return c;
 }
 

@@ -177,6 +177,9 @@ stub::MonitorCommand kconfig_command(SessionState& s) {
   c.takes_pattern = true;
   c.value_options = {{"--out", "FILE", "write the config (or the matching lines) to FILE"}};
   c.needs = kNeedsKernel;
+  // The page-cache probe takes seconds over NetTLP: its progress goes out only while gdb is
+  // known to wait (stub/long_request.hpp), so a Ctrl-C in gdb leaves nothing stale behind.
+  c.long_running = true;
   return c;
 }
 

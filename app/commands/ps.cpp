@@ -110,6 +110,9 @@ stub::MonitorCommand ps_command(SessionState& s) {
   c.takes_pattern = true;
   c.switches = {"--threads"};
   c.needs = kNeedsSymbols;
+  // The task walk of thousands of tasks may not fit the reply budget (0.7 s for 5,061 on a
+  // loaded machine, README): with no deadline the list is whole, however long it takes.
+  c.long_running = true;
   return c;
 }
 

@@ -40,12 +40,16 @@ void Context::output(std::string_view text) {
 }
 
 void Context::output_attach_message_once() {
+  output_attach_message_once([this](std::string_view t) { output(t); });
+}
+
+void Context::output_attach_message_once(const std::function<void(std::string_view)>& out) {
   if (attach_message_shown_) return;
   attach_message_shown_ = true;
   std::string msg = target.attach_message();
   if (msg.empty()) return;
   if (msg.back() != '\n') msg += '\n';
-  output(msg);
+  out(msg);
 }
 
 }  // namespace tlpstub::stub

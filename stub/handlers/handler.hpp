@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "stub/long_request.hpp"
 #include "stub/target.hpp"
 
 namespace tlpstub::stub {
@@ -60,6 +61,15 @@ class Context {
   std::int64_t next_fd = 3;
   // The exec-file path, fetched at offset 0 and reused for later offsets of one transfer.
   std::string exec_file_path;
+  // Set by the Session for each packet: the connection's unread input (null in tests that
+  // give none: long commands then run to their end), whether acks are still on, and how
+  // many events the session has already decoded behind this packet (gdb's next request).
+  InputProbe* input = nullptr;
+  bool ack_mode = true;
+  std::size_t queued_events = 0;
+  // A long command was abandoned: a ^C the session decodes next belongs to it (no stop
+  // reply).
+  bool drop_next_interrupt = false;
 
   // The thread `g` and `p` read: the last Hg, else the default (first) thread.
   std::int64_t current_thread();
@@ -71,9 +81,13 @@ class Context {
   std::string stop_reply(int signal, std::int64_t thread);
   // Sends text to the gdb console now, as `O` packets that fit the packet size.
   void output(std::string_view text);
+  // Sends one packet now (a long request's own replies).
+  void send_packet(std::string_view payload) { send_packet_(payload); }
   // Shows target.attach_message() the first time gdb can print console text (a monitor
   // command or a refused resume): gdb 13 accepts `O` packets only then.
   void output_attach_message_once();
+  // The same, through `out` (a long request's buffer).
+  void output_attach_message_once(const std::function<void(std::string_view)>& out);
 
  private:
   PacketFn send_packet_;

@@ -59,7 +59,7 @@ Reply refuse_vcont(Context& ctx, std::string_view args) {
   return refuse_resume(ctx, thread);
 }
 
-Reply unsupported(Context&, std::string_view) { return Reply::empty(); }
+Reply resume_unsupported(Context&, std::string_view) { return Reply::empty(); }
 
 Reply refuse(Context&, std::string_view) {
   return error_reply(Errc::unsupported, "target is read-only");
@@ -67,8 +67,8 @@ Reply refuse(Context&, std::string_view) {
 
 constexpr Route kResumeRoutes[] = {
     {"c", refuse_continue, true}, {"C", refuse_continue, true}, {"s", refuse_step, true},
-    {"S", refuse_step, true},     {"vCont", refuse_vcont},      {"vCont?", unsupported},
-    {"Z", unsupported, true},     {"z", unsupported, true},     {"vRun", refuse},
+    {"S", refuse_step, true},     {"vCont", refuse_vcont},      {"vCont?", resume_unsupported},
+    {"Z", resume_unsupported, true}, {"z", resume_unsupported, true},     {"vRun", refuse},
     {"vAttach", refuse},          {"R", refuse, true},
 };
 

@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <map>
 #include <string>
 #include <vector>
@@ -110,6 +113,11 @@ class FakeTarget : public Target {
   Result<void> monitor(std::string_view command, const OutputFn& out) override {
     return monitor_.run(command, out);
   }
+  bool monitor_is_long(std::string_view command) override { return monitor_.is_long(command); }
+  Result<void> monitor_long(std::string_view command, const OutputFn& out,
+                            const StopFn& stop) override {
+    return monitor_.run(command, out, stop);
+  }
 
   void begin_request(Deadline d) override {
     ++requests;
@@ -140,6 +148,33 @@ class FakeTarget : public Target {
   int requests = 0;
   Deadline deadline = kNoDeadline;  // of the last request
   int reads = 0;
+};
+
+// A FakeTarget with one long command (stub/long_request.hpp), for the server and gdb tests.
+class SlowTarget : public FakeTarget {
+ public:
+  SlowTarget() {
+    // slow N: a long command (stub/long_request.hpp), N steps of 10 ms, a line each; stops
+    // when gdb moves on and records where.
+    MonitorCommand slow{"slow", "slow N", "a long command",
+                        [](const MonitorArgs& args, const OutputFn& out) -> Result<void> {
+                          const int n = std::stoi(std::string(args.words.at(0)));
+                          for (int i = 0; i < n; ++i) {
+                            if (args.stop_requested()) {
+                              SlowTarget::stopped_at = i;
+                              return fail(Errc::deadline, fmt::format("slow: stopped at {}", i));
+                            }
+                            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                            out(fmt::format("slow {}\n", i));
+                          }
+                          SlowTarget::stopped_at = n;
+                          return {};
+                        },
+                        1, 1};
+    slow.long_running = true;
+    monitor_.add(std::move(slow));
+  }
+  static inline std::atomic<int> stopped_at{-1};
 };
 
 }  // namespace tlpstub::stub::testing

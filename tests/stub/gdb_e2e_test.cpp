@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "fake_target.hpp"
+#include "server_harness.hpp"
 #include "tcp_driver.hpp"
 
 namespace tlpstub::stub::testing {
@@ -145,6 +146,50 @@ TEST_F(GdbE2E, SourceSteppingStopsInsteadOfLooping) {
       << out;
   EXPECT_NE(out.find("Cannot insert breakpoint 0.\n"), std::string::npos);  // advance
   EXPECT_NE(out.find(kFourBytes), std::string::npos);
+}
+
+// Long monitor commands through the real server (stub/long_request.hpp). gdb 13 gets SIGINT
+// (as from Ctrl-C) 1 s into a 20 s command: it prints "Quit" on the next packet. Then the
+// user pauses 2.5 s: a stub that kept streaming would leave packets in gdb's socket that the
+// next commands take as their replies. They must get their own.
+TEST_F(GdbE2E, CtrlCStopsALongMonitorCommandAndNothingStaleIsLeft) {
+  LogCapture log;
+  ServerRig rig({}, [] { return std::make_unique<SlowTarget>(); });
+  SlowTarget::stopped_at = -1;
+  const std::string out = run_gdb(
+      rig.port(),
+      {"python import threading, os, signal; threading.Timer(1.0, lambda: "
+       "os.kill(os.getpid(), signal.SIGINT)).start()",
+       "monitor slow 2000", "python import time; time.sleep(2.5)", "x/4xb 0x10000",
+       "monitor echo after"});
+  const std::size_t quit = out.find("Quit");
+  ASSERT_NE(quit, std::string::npos) << out;
+  EXPECT_NE(out.find("slow 0\n"), std::string::npos) << out;  // progress came before
+  EXPECT_EQ(out.find("slow ", quit), std::string::npos) << out;
+  EXPECT_EQ(count(out, kFourBytes), 1u) << out;
+  EXPECT_NE(out.find("after \n", quit), std::string::npos) << out;
+  EXPECT_EQ(out.find("Invalid hex"), std::string::npos) << out;
+  EXPECT_GT(SlowTarget::stopped_at.load(), 0);
+  EXPECT_LT(SlowTarget::stopped_at.load(), 2000);
+  EXPECT_TRUE(log.has("monitor slow 2000 abandoned (gdb sent its next request): no reply sent"))
+      << log.text();
+}
+
+// Past gdb's 2 s timeout, the whole output arrives, in order, with no complaint from gdb.
+TEST_F(GdbE2E, LongMonitorCommandOutlivesTheTimeout) {
+  ServerRig rig({}, [] { return std::make_unique<SlowTarget>(); });
+  const std::string out = run_gdb(
+      rig.port(), {"python import time; t0 = time.monotonic()", "monitor slow 350",
+                   "python print('took %.1f s' % (time.monotonic() - t0))", "x/4xb 0x10000"});
+  std::string want;
+  for (int i = 0; i < 350; ++i) want += fmt::format("slow {}\n", i);
+  EXPECT_NE(out.find(want), std::string::npos) << out;
+  EXPECT_EQ(out.find("Ignoring packet error"), std::string::npos) << out;
+  EXPECT_EQ(count(out, kFourBytes), 1u) << out;
+  EXPECT_EQ(SlowTarget::stopped_at.load(), 350);
+  EXPECT_EQ(out.find("took 0."), std::string::npos) << out;
+  EXPECT_EQ(out.find("took 1."), std::string::npos) << out;
+  EXPECT_EQ(out.find("took 2.0"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -49,9 +49,10 @@ class LogCapture {
 
 class ServerRig {
  public:
-  explicit ServerRig(ServerOptions opts = {}) {
+  explicit ServerRig(ServerOptions opts = {}, Server::TargetFactory factory = {}) {
     opts.port = 0;
-    server_ = std::make_unique<Server>(opts, [] { return std::make_unique<FakeTarget>(); });
+    if (!factory) factory = [] { return std::make_unique<FakeTarget>(); };
+    server_ = std::make_unique<Server>(opts, std::move(factory));
     auto r = server_->listen();
     EXPECT_TRUE(r) << r.error().message;
     thread_ = std::thread([this] { server_->run(); });
