@@ -16,6 +16,7 @@
 #include "app/options.hpp"
 #include "app/reference.hpp"
 #include "app/target_context.hpp"
+#include "common/deadline.hpp"
 #include "kernel/paging.hpp"
 #include "kernel/paging_probe.hpp"
 #include "kernel/symbols/vmlinux_profile.hpp"
@@ -123,6 +124,33 @@ int dump_and_exit(app::TargetContext& ctx, PhysicalMemory& mem, const app::Optio
 }
 
 
+// --run COMMAND...: the monitor commands of a gdb session, with no gdb: each runs with no
+// deadline (it waits for symbols and types as long as they take), its output goes to stdout
+// and its error to the log. Ctrl-C stops a long one (a dump removes its file) and the rest.
+int run_and_exit(app::TargetContext& ctx, const app::Options& o) {
+  std::signal(SIGINT, on_dump_signal);
+  std::signal(SIGTERM, on_dump_signal);
+  app::KernelTarget target(ctx);
+  int rc = 0;
+  for (const std::string& line : o.run_commands) {
+    if (g_dump_cancelled) {
+      spdlog::error("{}: not run (interrupted)", line);
+      rc = 1;
+      continue;
+    }
+    target.begin_request(kNoDeadline);
+    auto r = target.monitor_long(
+        line, [](std::string_view t) { std::fwrite(t.data(), 1, t.size(), stdout); },
+        [] { return g_dump_cancelled.load(); });
+    std::fflush(stdout);
+    if (!r) {
+      spdlog::error("{}: {}", line, r.error().message);
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
 // --make-profile: a vmlinux's profile (kernel/symbols/vmlinux_profile.hpp), no target.
 int make_profile_and_exit(const app::Options& o) {
   const auto from = o.make_profile_from == "btf"     ? kernel::VmlinuxTypes::btf
@@ -216,9 +244,15 @@ int main(int argc, char** argv) {
     }
     ctx.set_kernel_space(*sc);
     spdlog::info("kernel page table {:#x} ({}-level) from --cr3", sc->top.value, sc->levels);
+  } else if (!opts->run_commands.empty()) {
+    // In the foreground: the commands need the kernel anyway. Without one, those that read
+    // physical memory only (`phys`, `stats`) still run; the others say what is missing.
+    auto img = ctx.discover([](std::string_view s) { spdlog::info("discovery: {}", s); }, dopts);
+    if (!img) spdlog::error("no kernel found: {}", img.error().message);
   } else {
     ctx.discover_in_background(dopts);
   }
+  if (!opts->run_commands.empty()) return run_and_exit(ctx, *opts);
 
   stub::ServerOptions so;
   so.host = opts->listen_host;

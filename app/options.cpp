@@ -10,6 +10,7 @@ namespace tlpstub::app {
 
 std::string usage_text() {
   return R"(usage: tlpstub (--memory FILE [--map SPEC] | --nettlp ADAPTER_IP --local LOCAL_IP) [options]
+       tlpstub (--memory FILE | --nettlp ADAPTER_IP --local LOCAL_IP) --run 'COMMAND' [--run ...]
        tlpstub --make-profile VMLINUX --out FILE [--from btf|dwarf]
 
 Serves a target's physical memory to gdb as a read-only x86-64 kernel target.
@@ -52,6 +53,11 @@ Dump (instead of serving gdb):
   --dump PATH            discover the kernel, write an ELF vmcore of its RAM to PATH, exit
   --level N              makedumpfile dump level: 1 zero (default), 2/4 page cache, 8 user,
                          16 free pages; excluded pages become holes
+
+Monitor commands without gdb:
+  --run 'COMMAND'        run a monitor command (as gdb's `monitor COMMAND` would: ps, bt all,
+                         dmesg -n 20, kconfig, sym NAME, ...), print its output, exit when the
+                         last --run is done (repeatable; exit status 1 if one failed)
 
 Server:
   --listen HOST:PORT     where gdb connects (default 127.0.0.1:1234: this machine only;
@@ -99,7 +105,7 @@ Result<Options> parse_options(int argc, char** argv) {
   enum {
     kMemory = 256, kMap, kNettlp, kLocal, kRequester, kTags, kMrrs, kPcap, kRamSize, kCr3, kLevels,
     kSme, kListen, kPacketSize, kProfile, kProfileForce, kDump, kLevel, kAllow, kMaxClients,
-    kMakeProfile, kOut, kFrom
+    kMakeProfile, kOut, kFrom, kRun
   };
   static const option long_opts[] = {
       {"memory", required_argument, nullptr, kMemory},
@@ -125,6 +131,7 @@ Result<Options> parse_options(int argc, char** argv) {
       {"make-profile", required_argument, nullptr, kMakeProfile},
       {"out", required_argument, nullptr, kOut},
       {"from", required_argument, nullptr, kFrom},
+      {"run", required_argument, nullptr, kRun},
       {"help", no_argument, nullptr, 'h'},
       {"help-markdown", no_argument, nullptr, 'M'},
       {"version", no_argument, nullptr, 'V'},
@@ -203,6 +210,7 @@ Result<Options> parse_options(int argc, char** argv) {
       case kProfile: o.profile_file = optarg; break;
       case kProfileForce: o.profile_force = true; break;
       case kDump: o.dump_path = optarg; break;
+      case kRun: o.run_commands.emplace_back(optarg); break;
       case kMakeProfile: o.make_profile = optarg; break;
       case kOut: o.out_file = optarg; break;
       case kFrom:
@@ -242,9 +250,9 @@ Result<Options> parse_options(int argc, char** argv) {
   if (!o.make_profile.empty()) {
     if (o.out_file.empty()) return fail(Errc::invalid_argument, "--make-profile needs --out FILE");
     if (!o.memory_file.empty() || !o.nettlp_adapter.empty() || !o.profile_file.empty() ||
-        !o.dump_path.empty())
+        !o.dump_path.empty() || !o.run_commands.empty())
       return fail(Errc::invalid_argument,
-                  "--make-profile reads a vmlinux only: drop --memory, --nettlp, --profile, --dump");
+                  "--make-profile reads a vmlinux only: drop --memory, --nettlp, --profile, --dump, --run");
     return o;
   }
   if (!o.out_file.empty()) return fail(Errc::invalid_argument, "--out applies to --make-profile only");
@@ -264,6 +272,8 @@ Result<Options> parse_options(int argc, char** argv) {
     return fail(Errc::invalid_argument, "--level applies to --dump only");
   if (!o.dump_path.empty() && o.cr3)
     return fail(Errc::invalid_argument, "--dump needs a discovered kernel: drop --cr3");
+  if (!o.run_commands.empty() && !o.dump_path.empty())
+    return fail(Errc::invalid_argument, "give --run or --dump, not both");
   return o;
 }
 

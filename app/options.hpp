@@ -46,6 +46,10 @@ struct Options {
   std::string make_profile, out_file;
   std::string make_profile_from;  // --from: "btf", "dwarf", or "" (BTF when the vmlinux has it)
 
+  // --run 'COMMAND' (repeatable): run monitor commands, print their output and exit instead of
+  // serving gdb.
+  std::vector<std::string> run_commands;
+
   // --dump PATH: write a vmcore and exit instead of serving gdb.
   std::string dump_path;
   std::optional<unsigned> dump_level;  // default: 1 (zero pages)  // 0 info, 1 (-v) trace packets, 2 (-vv) everything

@@ -96,6 +96,24 @@ for what in ps.json dmesg x; do
     diff "$tmp/live.$what" "$tmp/dump.$what" | head -10 | sed 's/^/    /'
   fi
 done
+# The same commands with no gdb (`--run`): the output gdb printed, byte for byte but blank lines.
+t0=$(date +%s.%N)
+if "$tlpstub" --memory "$dump" --run "ps --json" --run "dmesg" >"$tmp/run.out" 2>"$tmp/run.log"; then
+  t1=$(date +%s.%N)
+  if diff -B "$tmp/run.out" <(cat "$tmp/dump.ps.json" "$tmp/dump.dmesg") >"$tmp/run.diff"; then
+    pass "tlpstub --memory DUMP --run 'ps --json' --run dmesg = gdb's monitor output ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s from start)"
+  else
+    fail "--run output differs from gdb's monitor output"; head -10 "$tmp/run.diff" | sed 's/^/    /'
+  fi
+else
+  fail "tlpstub --run failed: $(tail -n 3 "$tmp/run.log")"
+fi
+if ! "$tlpstub" --memory "$dump" --run "ps --no-such-flag" >/dev/null 2>"$tmp/run-bad.log" &&
+   grep -q "no-such-flag" "$tmp/run-bad.log"; then
+  pass "--run with a bad command: exit status 1 and the error"
+else
+  fail "--run with a bad command did not fail clearly: $(tail -n 2 "$tmp/run-bad.log")"
+fi
 grep -q "VMCOREINFO note present" "$tmp/dump.log" ||
   fail "tlpstub did not see the dump's VMCOREINFO note (see $tmp/dump.log)"
 

@@ -1,4 +1,5 @@
-// Exposure flags: loopback by default, --allow and --max-clients parsed or refused clearly.
+// Exposure flags: loopback by default, --allow and --max-clients parsed or refused clearly;
+// --run parsed and refused beside --dump or --make-profile.
 #include "app/options.hpp"
 
 #include <gtest/gtest.h>
@@ -49,4 +50,19 @@ TEST(Options, BadAllowOrLimitIsAClearError) {
     ASSERT_FALSE(m) << n;
     EXPECT_NE(m.error().message.find("--max-clients"), std::string::npos) << m.error().message;
   }
+}
+
+TEST(Options, RunIsRepeatableAndExcludesDumpAndMakeProfile) {
+  auto o = parse({"--memory", "ram.img", "--run", "ps --threads", "--run", "dmesg -n 5"});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->run_commands, (std::vector<std::string>{"ps --threads", "dmesg -n 5"}));
+  auto d = parse({"--memory", "ram.img", "--run", "ps", "--dump", "x.vmcore"});
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().message, "give --run or --dump, not both");
+  auto m = parse({"--make-profile", "vmlinux", "--out", "p.json", "--run", "ps"});
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("--run"), std::string::npos) << m.error().message;
+  auto none = parse({"--run", "ps"});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message, "give exactly one of --memory FILE or --nettlp IP");
 }
