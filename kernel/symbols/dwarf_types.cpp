@@ -135,6 +135,20 @@ Result<std::string_view> DwarfTypes::Impl::str(const Value& v, const Unit& u) co
 
 // One unit, skipping: notes the wanted definitions, type unit signatures and the unit's
 // DW_AT_str_offsets_base.
+namespace {
+// Skips the attributes of a DIE whose values nobody reads (both passes): a DIE of fixed size
+// in one step. A failure leaves c.ok false and, where known, the reason in *why.
+void dwt_skip_attrs(Cursor& c, const Abbrev& a, const AbbrevTable& t, const Unit& u,
+                    std::string* why) {
+  if (a.fixed >= 0) {
+    c.skip(static_cast<std::uint64_t>(a.fixed));
+    return;
+  }
+  for (std::uint32_t i = 0; i < a.count && c.ok; ++i)
+    skip_form(c, t.specs[a.first + i].form, u, why);
+}
+}  // namespace
+
 Result<void> DwarfTypes::Impl::scan(Unit& u) {
   auto tab = table(u);
   if (!tab) return std::unexpected(tab.error());
@@ -186,11 +200,8 @@ Result<void> DwarfTypes::Impl::scan(Unit& u) {
       if (named_type && !decl && c.ok && !name.empty() && wanted.contains(name) &&
           !defs.contains(std::string(name)))
         defs.emplace(std::string(name), at);
-    } else if (a->fixed >= 0) {
-      c.skip(static_cast<std::uint64_t>(a->fixed));
     } else {
-      for (std::uint32_t i = 0; i < a->count && c.ok; ++i)
-        skip_form(c, t.specs[a->first + i].form, u, &why);
+      dwt_skip_attrs(c, *a, t, u, &why);
     }
     if (!c.ok)
       return std::unexpected(dwt_bad(fmt::format(
@@ -346,11 +357,8 @@ Result<const std::vector<Die>*> DwarfTypes::Impl::decode(std::size_t ui) {
         else dies[p.last].next = idx;
         p.last = idx;
       }
-    } else if (a->fixed >= 0) {
-      c.skip(static_cast<std::uint64_t>(a->fixed));
     } else {
-      for (std::uint32_t i = 0; i < a->count && c.ok; ++i)
-        skip_form(c, t.specs[a->first + i].form, u, &why);
+      dwt_skip_attrs(c, *a, t, u, &why);
     }
     if (!c.ok)
       return std::unexpected(dwt_bad(fmt::format(
