@@ -28,9 +28,9 @@ std::array<std::uint8_t, 6> uw_e612(std::int16_t sp, std::int16_t bp, unsigned s
           static_cast<std::uint8_t>(bp), static_cast<std::uint8_t>(bp >> 8),
           static_cast<std::uint8_t>(fl), static_cast<std::uint8_t>(fl >> 8)};
 }
-// ORC_TYPE_* and ORC_REG_* of 6.4+.
+// ORC_TYPE_* and ORC_REG_* of 6.4+ (ORC_REG_BP, 4, is not used here).
 constexpr unsigned kUwUndef = 0, kUwEnd = 1, kUwCall = 2, kUwRegs = 3;
-constexpr unsigned kUwRegSp = 5, kUwRegBp = 4, kUwRegPrevSp = 1, kUwRegNone = 0;
+constexpr unsigned kUwRegSp = 5, kUwRegPrevSp = 1, kUwRegNone = 0;
 
 // A table as the kernel lays it out: s32 slots relative to their own address.
 struct UwFakeOrc {
