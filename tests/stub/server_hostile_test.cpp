@@ -32,6 +32,19 @@ constexpr bool kAsan = false;
 constexpr bool kAsan = false;
 #endif
 
+// UBSan's vptr check, on a miss in its type cache, tests the object's memory through a pipe():
+// with every descriptor taken that fails (EMFILE) and ends in a false "invalid vptr" report.
+// clang answers __has_feature(undefined_behavior_sanitizer); g++ has no such macro.
+#if defined(__has_feature)
+#if __has_feature(undefined_behavior_sanitizer)
+constexpr bool kUbsan = true;
+#else
+constexpr bool kUbsan = false;
+#endif
+#else
+constexpr bool kUbsan = false;
+#endif
+
 // A page of incompressible bytes in every FakeTarget, so that replies cannot be run-length
 // compressed into nothing.
 constexpr std::uint64_t kNoisePage = 0x40000;
@@ -76,6 +89,9 @@ bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit
 // server must not spin on the error (one warning per 100 ms, not thousands) and must serve the
 // waiting client once descriptors are free again.
 TEST(ServerHostile, AcceptFailuresBackOffAndRecover) {
+  // Seen under ./.ci/sanitize when CTest ran this test alone (std::thread, asio's reactor and
+  // the log sink each failed the check in turn); a whole stub_tests run had filled the cache.
+  if (kUbsan) GTEST_SKIP() << "UBSan's vptr check needs a free descriptor, this test leaves none";
   LogCapture log;
   ServerRig rig;
   rlimit saved{};
