@@ -5,9 +5,11 @@
 # read (1..16384 bytes) checked against the guest's RAM file, `monitor ps`, `monitor bt all`,
 # the two compared with the replies one client got before the load (taken twice, to show
 # they are stable). Prints per-client counts, tlpstub's RSS before, during and after the
-# load, and fails on any wrong byte, differing reply or monitor error. --stub runs another
-# tlpstub binary (e.g. build-asan/app/tlpstub: the same load under ASan+UBSan; a report ends
-# tlpstub, and the bench fails).
+# load, and fails on any wrong byte, failed read, differing reply or monitor error. --stub
+# runs another tlpstub binary, e.g. build-fuzz/app/tlpstub (clang ASan+UBSan, from
+# fuzz/configure.sh or ./.ci/sanitize): a report aborts tlpstub during the load, and the bench
+# then stops it with SIGTERM and fails unless it exits 0 with no report in its log (so a leak,
+# found only at exit, fails it too).
 # Not part of CTest (a minute of 16 gdb processes); figures go into README.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +41,9 @@ net=127.0.$((100 + $$ % 100))
 spid=$!
 guest_on_exit "kill $spid 2>/dev/null; wait $spid"
 port=$(free_port)
+# The options of ./.ci/sanitize; a normal build ignores them.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 stub_start "$stub" "$tmp/tlpstub.log" "$port" --nettlp "$net.2" --local "$net.1" >/dev/null
 stub_wait_recovered "$port" 300
 rss() { sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$STUB_PID/status"; }
@@ -77,7 +81,7 @@ for ((i = 1; i <= clients; ++i)); do
   fi
   line=$(cat "$tmp/client$i")
   echo "client $i: $line"
-  [[ $line =~ read_wrong=0\ ps_ok=[1-9][0-9]*\ ps_diff=0\ bt_ok=[1-9][0-9]*\ bt_diff=0\ monitor_err=0 &&
+  [[ $line =~ read_err=0\ read_wrong=0\ ps_ok=[1-9][0-9]*\ ps_diff=0\ bt_ok=[1-9][0-9]*\ bt_diff=0\ monitor_err=0 &&
      $line =~ read_ok=[1-9] ]] || rc=1
 done
 results=()
@@ -88,7 +92,23 @@ for d in "$tmp"/client*.diff-*; do
   [[ -e $d ]] || continue
   echo "== $(basename "$d") (first lines; the reference is $tmp/ref-*)"; head -20 "$d"; rc=1
 done
-kill -0 "$STUB_PID" 2>/dev/null || { echo "FAIL: tlpstub died"; tail -30 "$tmp/tlpstub.log"; rc=1; }
+if kill -0 "$STUB_PID" 2>/dev/null; then
+  # Stopped the way a user stops it, so that a sanitizer's exit checks (leaks) run too.
+  kill -TERM "$STUB_PID" || true
+  for ((w = 0; w < 600; ++w)); do kill -0 "$STUB_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$STUB_PID" 2>/dev/null && { echo "FAIL: tlpstub still running 60 s after SIGTERM"; kill -KILL "$STUB_PID"; }
+  src=0; wait "$STUB_PID" || src=$?
+  ((src == 0)) || { echo "FAIL: tlpstub exited with status $src after SIGTERM"; rc=1; }
+else
+  src=0; wait "$STUB_PID" || src=$?
+  echo "FAIL: tlpstub died during the load (status $src)"; rc=1
+fi
+if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$tmp/tlpstub.log"; then
+  echo "FAIL: sanitizer report in tlpstub's log:"
+  grep -E -m1 -A40 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$tmp/tlpstub.log"; rc=1
+elif ((rc)); then
+  tail -30 "$tmp/tlpstub.log"
+fi
 kill "$spid"; wait "$spid" 2>/dev/null || true
 grep -q 'write violations: 0$' "$tmp/tlpsim.log" || { echo "FAIL: write TLPs"; rc=1; }
 ((rc == 0)) && echo "PASS: $clients clients x $seconds s: every read and reply correct" ||
