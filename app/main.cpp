@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
   CountingMemory counted(**mem);
   app::TargetContext ctx(counted);
   ctx.read_counts = &counted;
+  ctx.prebuild_symbol_file = opts->run_commands.empty();  // no gdb will fetch it
   if (auto* client = dynamic_cast<NetTlpClient*>(mem->get())) ctx.link_stats = &client->stats();
   if (!opts->profile_file.empty()) {
     // Read and checked now: a bad file is an error at start, not later in the background.

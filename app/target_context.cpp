@@ -59,7 +59,7 @@ void TargetContext::recover_types_in_background(
       infer_types(*img, symbols, found.error().message);
     }
     // Start writing the symbol file now, so that it is ready when gdb connects.
-    (void)symbol_file(SteadyClock::now());
+    if (prebuild_symbol_file) (void)symbol_file(SteadyClock::now());
   });
 }
 

@@ -114,6 +114,9 @@ class TargetContext {
   // What the memory source knows to be backed (a file's extent, an ELF core's segments, a
   // NetTLP --ram-size): the RAM list of a dump when the kernel's own cannot be read.
   std::vector<kernel::RamRange> source_ranges;
+  // Whether types recovery goes on to write the symbol file (so that it is ready when gdb
+  // connects). `--run` turns it off: no gdb will fetch it, and `symbol-file` builds it on demand.
+  bool prebuild_symbol_file = true;
 
   // Publishes a discovery status (as discover() does); for tests of what sessions see while
   // discovery runs or after it failed.

@@ -108,6 +108,13 @@ if "$tlpstub" --memory "$dump" --run "ps --json" --run "dmesg" >"$tmp/run.out" 2
 else
   fail "tlpstub --run failed: $(tail -n 3 "$tmp/run.log")"
 fi
+# No gdb will fetch the symbol file, so --run does not write one (it used to, in the background,
+# and exit only once it was written).
+if grep -q "symbol file /tlpstub/" "$tmp/run.log"; then
+  fail "--run wrote the symbol file no gdb will fetch: $(grep -m1 'symbol file' "$tmp/run.log")"
+else
+  pass "--run wrote no symbol file"
+fi
 if ! "$tlpstub" --memory "$dump" --run "ps --no-such-flag" >/dev/null 2>"$tmp/run-bad.log" &&
    grep -q "no-such-flag" "$tmp/run-bad.log"; then
   pass "--run with a bad command: exit status 1 and the error"

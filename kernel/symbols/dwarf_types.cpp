@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "kernel/symbols/dwarf_detail.hpp"
+#include "kernel/symbols/member_path.hpp"
 
 namespace tlpstub::kernel::dwarf_read {
 
@@ -575,15 +576,10 @@ Result<FieldInfo> DwarfTypes::member(std::string_view struct_name, std::string_v
   if (!cur) return std::unexpected(cur.error());
   std::uint64_t bits = 0, visits = 0;
   const Die* last = nullptr;
-  for (std::size_t start = 0, parts = 0; start <= path.size(); ++parts) {
-    if (parts >= static_cast<std::size_t>(kDwtMaxDepth))
-      return std::unexpected(Error{Errc::invalid_argument, "member path too long", 0});
-    const std::size_t dot = path.find('.', start);
-    const std::string_view part =
-        path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (part.empty())
-      return std::unexpected(
-          Error{Errc::invalid_argument, fmt::format("bad member path '{}'", path), 0});
+  auto parts = split_member_path(path);
+  if (!parts) return std::unexpected(parts.error());
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    const std::string_view part = (*parts)[i];
     auto f = m.find_in(**cur, part, 0, visits);
     if (!f) return std::unexpected(f.error());
     if (!*f) {
@@ -593,7 +589,7 @@ Result<FieldInfo> DwarfTypes::member(std::string_view struct_name, std::string_v
     }
     bits += (*f)->first;
     last = (*f)->second;
-    if (dot == std::string_view::npos) break;
+    if (i + 1 == parts->size()) break;
     if (last->bit_size)
       return std::unexpected(Error{Errc::invalid_argument,
                                    fmt::format("'{}' is a bitfield, it has no members", part), 0});
@@ -602,7 +598,6 @@ Result<FieldInfo> DwarfTypes::member(std::string_view struct_name, std::string_v
     if (!dwt_composite((*cur)->tag))
       return std::unexpected(Error{Errc::invalid_argument,
                                    fmt::format("'{}' is not a struct or union", part), 0});
-    start = dot + 1;
   }
   auto size = m.size_of(last->type);
   if (!size) return std::unexpected(size.error());

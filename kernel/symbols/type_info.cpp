@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "kernel/symbols/member_path.hpp"
+
 namespace tlpstub::kernel {
 
 namespace {
@@ -71,27 +73,20 @@ Result<FieldInfo> TypeInfo::member(std::string_view struct_name, std::string_vie
   if (!id) return std::unexpected(id.error());
   std::uint32_t cur = *id;
   btf::MemberRef total{};
-  // "thread.sp": each part is a member of the previous part's (struct) type.
-  for (std::size_t start = 0, parts = 0; start <= path.size(); ++parts) {
-    if (parts >= static_cast<std::size_t>(btf::kMaxDepth))
-      return std::unexpected(Error{Errc::invalid_argument, "member path too long", 0});
-    const std::size_t dot = path.find('.', start);
-    const std::string_view part =
-        path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (part.empty())
-      return std::unexpected(
-          Error{Errc::invalid_argument, fmt::format("bad member path '{}'", path), 0});
+  auto parts = split_member_path(path);
+  if (!parts) return std::unexpected(parts.error());
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    const std::string_view part = (*parts)[i];
     auto m = btf_->member(cur, part);
     if (!m) return std::unexpected(m.error());
     total.bit_offset += m->bit_offset;
     total.bitfield_size = m->bitfield_size;
     total.type = m->type;
     cur = m->type;
-    if (dot == std::string_view::npos) break;
+    if (i + 1 == parts->size()) break;
     if (m->bitfield_size)
       return std::unexpected(Error{Errc::invalid_argument,
                                    fmt::format("'{}' is a bitfield, it has no members", part), 0});
-    start = dot + 1;
   }
   auto size = btf_->size_of(total.type);
   if (!size) return std::unexpected(size.error());

@@ -22,7 +22,7 @@ constexpr std::uint64_t k2M = 2ull << 20;
 constexpr std::uint64_t kStackEndMagic = 0x57AC6E9D;
 
 const std::string kRelease = "6.1.0-99-fake-amd64";
-const std::string kBanner = "Linux version " + kRelease +
+const std::string kFakeBanner = "Linux version " + kRelease +
                             " (builder@example.org) (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld "
                             "2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.999-1 (2026-01-01)";
 const std::string kUtsVersion = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.999-1 (2026-01-01)";
@@ -74,16 +74,16 @@ struct FakeKernel {
     if (o.decoy_table) build_decoy();
     build_tables(o.pti);
     write_string(kPlaceholderPa, placeholder_banner());
-    write_string(kWritableCopyPa, kBanner + "\n");  // shaped like the real one
+    write_string(kWritableCopyPa, kFakeBanner + "\n");  // shaped like the real one
     write_string(kStaleCopyPa, "Linux version 5.10.0-old-amd64 (x@y) (gcc) #3 SMP 2020\n");
-    write_string(kBannerPa, kBanner + "\n");
+    write_string(kBannerPa, kFakeBanner + "\n");
     write_uts();
     if (o.stale_vmcoreinfo) write_vmcoreinfo(kStaleVmcoreinfoPa, true);
     if (o.vmcoreinfo) write_vmcoreinfo(kVmcoreinfoPa, false);
   }
 
   static std::string placeholder_banner() {
-    std::string p = kBanner;
+    std::string p = kFakeBanner;
     p.replace(p.find("#1 SMP"), 6, "# SMP");
     return p + "\n";
   }
@@ -172,7 +172,7 @@ std::string all_notes(const KernelImage& k) {
 
 void expect_layout(const KernelImage& k, const FakeKernel& f) {
   EXPECT_EQ(k.release, kRelease);
-  EXPECT_EQ(k.banner, kBanner);
+  EXPECT_EQ(k.banner, kFakeBanner);
   EXPECT_EQ(k.banner_pa, FakeKernel::kBannerPa);
   EXPECT_EQ(k.banner_va, FakeKernel::va(FakeKernel::kBannerPa));
   EXPECT_EQ(k.text_va, FakeKernel::kTextVa);

@@ -20,7 +20,7 @@ namespace {
 using test::FakeMemory;
 using test::PageTableBuilder;
 
-constexpr std::string_view kBanner =
+constexpr std::string_view kConfigBanner =
     "Linux version 6.12.117+deb12-amd64 (debian-kernel@lists.debian.org) (x86_64-linux-gnu-"
     "gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP "
     "PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1 (2025-11-01)";
@@ -105,7 +105,7 @@ struct Image {
   Image() {
     b.map_range_4k(VirtAddr(kText), PhysAddr(kTextPa), 0x200000);
     mem.back(PhysAddr(kTextPa), 0x200000);
-    img.banner = std::string(kBanner);
+    img.banner = std::string(kConfigBanner);
     img.release = "6.12.117+deb12-amd64";
     img.text_va = kText;
     img.kaslr_slide = kText - kDefaultTextVa;

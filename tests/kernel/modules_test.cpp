@@ -25,7 +25,7 @@ constexpr std::uint64_t kModArea = 0xffffffffc0000000;
 // struct module (this test's layout): state@0 list@8 name[56]@24 core_layout.base@80
 // core_layout.size@88 init_layout.base@96 init_layout.size@104 kallsyms@112 (120 bytes).
 // struct mod_kallsyms: symtab@0 num_symtab@8 strtab@16 typetab@24.
-TypeInfo layout() {
+TypeInfo module_layout() {
   TypeInfo t;
   auto add = [&](std::string s, std::string p, std::uint64_t off, std::uint64_t size) {
     FieldInfo f;
@@ -60,11 +60,11 @@ struct FakeSym {
   char type;
 };
 
-struct Rig {
+struct ModuleRig {
   FakeMemory mem;
   PageTableBuilder b{mem, {.levels = 4, .first_table = 0x10000}};
   PageWalker walker{mem, 4, 0};
-  TypeInfo types = layout();
+  TypeInfo types = module_layout();
   SymbolTable core{{{"modules", kHead, 'd'}, {"_text", 0xffffffff81000000, 'T'}}};
   std::uint64_t next_pa = 0x1000000;
   std::uint64_t next_va = kModArea;
@@ -143,7 +143,7 @@ struct Rig {
 constexpr std::uint64_t kTextA = 0xffffffffc1000000, kTextB = 0xffffffffc2000000;
 
 TEST(Modules, ListsModulesAndTheirSymbols) {
-  Rig r;
+  ModuleRig r;
   auto a = r.module("alpha", kTextA, {{"alpha_init", kTextA + 0x10, 't'},
                                       {"alpha_read", kTextA + 0x100, 'T'},
                                       {"alpha_table", kTextA + 0x800, 'd'}});
@@ -183,7 +183,7 @@ TEST(Modules, ListsModulesAndTheirSymbols) {
 }
 
 TEST(Modules, EmptyListIsNoModules) {
-  Rig r;
+  ModuleRig r;
   r.link({});
   auto l = r.read();
   ASSERT_TRUE(l) << l.error().message;
@@ -192,7 +192,7 @@ TEST(Modules, EmptyListIsNoModules) {
 }
 
 TEST(Modules, BrokenBackLinkGivesWhatCameBeforeAndSaysWhere) {
-  Rig r;
+  ModuleRig r;
   auto a = r.module("alpha", kTextA, {});
   auto b = r.module("beta", kTextB, {});
   r.link({a, b}, [](auto&, std::size_t i, auto& m) { if (i == 1) put(m, 16, 0xffffffffdead0000); });
@@ -206,7 +206,7 @@ TEST(Modules, BrokenBackLinkGivesWhatCameBeforeAndSaysWhere) {
 }
 
 TEST(Modules, CycleEndsTheWalk) {
-  Rig r;
+  ModuleRig r;
   auto a = r.module("alpha", kTextA, {});
   auto b = r.module("beta", kTextB, {});
   // beta's next goes back to alpha (whose back link is the head, so the loop is caught as a
@@ -220,7 +220,7 @@ TEST(Modules, CycleEndsTheWalk) {
 }
 
 TEST(Modules, PointerIntoNowhereAndAbsurdSymbolCount) {
-  Rig r;
+  ModuleRig r;
   auto a = r.module("alpha", kTextA, {{"alpha_init", kTextA + 0x10, 't'}}, 1u << 30);
   auto b = r.module("beta", kTextB, {});
   r.link({a, b}, [](auto&, std::size_t i, auto& m) { if (i == 1) put(m, 8, 0x1234); });
@@ -234,7 +234,7 @@ TEST(Modules, PointerIntoNowhereAndAbsurdSymbolCount) {
 }
 
 TEST(Modules, UnmappedModuleStructEndsTheWalkWithTheReadError) {
-  Rig r;
+  ModuleRig r;
   std::vector<std::uint8_t> head(16);
   put(head, 0, 0xffffffffc9000008);  // mapped nowhere
   put(head, 8, kHead);
@@ -250,7 +250,7 @@ TEST(Modules, UnmappedModuleStructEndsTheWalkWithTheReadError) {
 // struct btf_module list@0 module@16 btf@24; struct btf data@0 data_size@80 (u32). One module
 // with a blob, one without, one whose blob is unmapped, one absurdly large; then a broken link.
 TEST(Modules, SplitBtfThroughBtfModules) {
-  Rig r;
+  ModuleRig r;
   auto add = [&](std::string st, std::string p, std::uint64_t off, std::uint64_t size) {
     FieldInfo f;
     f.offset = off;
@@ -352,7 +352,7 @@ TEST(Modules, SplitBtfThroughBtfModules) {
 }
 
 TEST(Modules, NoLayoutIsAnError) {
-  Rig r;
+  ModuleRig r;
   r.link({});
   r.types = TypeInfo{};
   auto l = r.read();

@@ -221,7 +221,7 @@ TEST(VmcoreinfoScan, UnreadablePagesAreSkipped) {
 // --- banner candidates ---
 
 namespace {
-const std::string kBanner =
+const std::string kNoteBanner =
     "Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian "
     "12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC "
     "Debian 6.1.192-2 (2026-11-16)";
@@ -231,24 +231,24 @@ TEST(Banner, RealPlaceholderAndLogCopies) {
   std::string buf;
   buf += std::string(16, '\0');
   const std::size_t placeholder = buf.size();
-  std::string ph = kBanner;
+  std::string ph = kNoteBanner;
   ph.replace(ph.find("#1 SMP"), 6, "# SMP");  // 6.1+ weak linux_banner in init/version.c
   buf += ph + "\n" + std::string(1, '\0');
   buf += std::string(7, '\0');
   const std::size_t real = buf.size();
-  buf += kBanner + "\n" + std::string(1, '\0');
+  buf += kNoteBanner + "\n" + std::string(1, '\0');
   // A dmesg/syslog page: the line has a prefix and is followed by the next line.
   buf += "[    0.000000] ";
   const std::size_t log = buf.size();
-  buf += kBanner + "\n[    0.000000] Command line: console=ttyS0\n";
+  buf += kNoteBanner + "\n[    0.000000] Command line: console=ttyS0\n";
   // printk's ring buffer: no newline, followed by the next record's binary header.
   buf += std::string(8, '\0');
   const std::size_t ring = buf.size();
-  buf += kBanner + std::string("\x10\x20\x30", 3);
+  buf += kNoteBanner + std::string("\x10\x20\x30", 3);
   // Cut off by the end of the buffer.
   buf += std::string(1, '\0');
   const std::size_t cut = buf.size();
-  buf += kBanner.substr(0, 40);
+  buf += kNoteBanner.substr(0, 40);
 
   std::vector<std::uint8_t> bytes(buf.begin(), buf.end());
   auto c = find_banner_candidates(bytes, 0x1000);
@@ -258,7 +258,7 @@ TEST(Banner, RealPlaceholderAndLogCopies) {
   EXPECT_EQ(c[0].version, "# SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)");
   EXPECT_EQ(c[1].pa, 0x1000 + real);
   EXPECT_EQ(c[1].kind, BannerKind::real);
-  EXPECT_EQ(c[1].text, kBanner);
+  EXPECT_EQ(c[1].text, kNoteBanner);
   EXPECT_EQ(c[1].release, "6.1.0-56-cloud-amd64");
   EXPECT_EQ(c[1].version, "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)");
   EXPECT_TRUE(c[1].has_build_number);

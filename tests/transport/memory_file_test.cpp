@@ -12,9 +12,9 @@ using namespace tlpstub;
 namespace {
 
 // A temporary file whose byte at offset i is (i * 7 + i / 4096) & 0xff.
-struct TempImage {
+struct FileImage {
   std::string path;
-  explicit TempImage(std::size_t size) {
+  explicit FileImage(std::size_t size) {
     char tmpl[] = "/tmp/tlpstub-memfile-XXXXXX";
     int fd = mkstemp(tmpl);
     path = tmpl;
@@ -23,7 +23,7 @@ struct TempImage {
     EXPECT_EQ(write(fd, data.data(), size), static_cast<ssize_t>(size));
     close(fd);
   }
-  ~TempImage() { std::remove(path.c_str()); }
+  ~FileImage() { std::remove(path.c_str()); }
   static std::uint8_t byte_at(std::size_t off) { return static_cast<std::uint8_t>(off * 7 + off / 4096); }
 };
 
@@ -46,16 +46,16 @@ TEST(MemoryMap, RejectsBadSpecs) {
 }
 
 TEST(MemoryFile, IdentityReads) {
-  TempImage img(64 * 1024);
+  FileImage img(64 * 1024);
   auto mf = MemoryFile::open(img.path).value();
   std::vector<std::uint8_t> buf(100);
   ASSERT_TRUE(mf->read_one(PhysAddr(4090), buf));
-  for (std::size_t i = 0; i < buf.size(); ++i) EXPECT_EQ(buf[i], TempImage::byte_at(4090 + i));
+  for (std::size_t i = 0; i < buf.size(); ++i) EXPECT_EQ(buf[i], FileImage::byte_at(4090 + i));
   EXPECT_EQ(mf->info().max_address, 64u * 1024);
 }
 
 TEST(MemoryFile, OutsideIsAnErrorWithTheAddress) {
-  TempImage img(8192);
+  FileImage img(8192);
   auto mf = MemoryFile::open(img.path).value();
   std::vector<std::uint8_t> buf(16);
   auto st = mf->read_one(PhysAddr(8190), buf);
@@ -65,7 +65,7 @@ TEST(MemoryFile, OutsideIsAnErrorWithTheAddress) {
 }
 
 TEST(MemoryFile, MapSplitsAroundAHole) {
-  TempImage img(3 * 4096);
+  FileImage img(3 * 4096);
   // file [0,8K) at phys 0, file [8K,12K) at phys 1M.
   auto mf = MemoryFile::open(img.path, parse_memory_map("0:0:8K,1M:8K:4K").value()).value();
   std::vector<std::uint8_t> a(8), b(8), c(8);
@@ -74,7 +74,7 @@ TEST(MemoryFile, MapSplitsAroundAHole) {
   mf->read(rs, st);
   EXPECT_TRUE(st[0]);
   EXPECT_TRUE(st[1]);
-  EXPECT_EQ(b[0], TempImage::byte_at(8192));
+  EXPECT_EQ(b[0], FileImage::byte_at(8192));
   ASSERT_FALSE(st[2]);  // the hole
   EXPECT_EQ(st[2].error().address, 0x2000u);
   EXPECT_EQ(mf->view(PhysAddr(0x100000), 4096).size(), 4096u);
@@ -82,13 +82,13 @@ TEST(MemoryFile, MapSplitsAroundAHole) {
 }
 
 TEST(MemoryFile, MapPastEndOfFileIsRejected) {
-  TempImage img(4096);
+  FileImage img(4096);
   EXPECT_FALSE(MemoryFile::open(img.path, parse_memory_map("0:0:8K").value()));
   EXPECT_FALSE(MemoryFile::open("/nonexistent/file"));
 }
 
 TEST(MemoryFile, SeesWritesAndShrinkingFile) {
-  TempImage img(8192);
+  FileImage img(8192);
   auto mf = MemoryFile::open(img.path).value();
   {
     std::fstream f(img.path, std::ios::in | std::ios::out | std::ios::binary);

@@ -15,7 +15,7 @@ using tlpstub::test::PageTableBuilder;
 
 namespace {
 
-constexpr std::uint64_t kStackVa = 0xffffc90000010000;  // vmalloc area, 4-level
+constexpr std::uint64_t kTaskStackVa = 0xffffc90000010000;  // vmalloc area, 4-level
 constexpr std::uint64_t kThreadSize = 16 << 10;
 
 struct StacksWorld {
@@ -23,9 +23,9 @@ struct StacksWorld {
   PageTableBuilder b{mem};
   PageWalker walker{mem};
   AddressSpace as{mem, walker, b.top()};
-  // Stack n at kStackVa + n * 32 KiB, frames at 0x800000 + n * 16 KiB.
+  // Stack n at kTaskStackVa + n * 32 KiB, frames at 0x800000 + n * 16 KiB.
   std::uint64_t map_stack(unsigned n) {
-    const std::uint64_t va = kStackVa + n * 2 * kThreadSize;
+    const std::uint64_t va = kTaskStackVa + n * 2 * kThreadSize;
     const std::uint64_t pa = 0x800000 + n * kThreadSize;
     b.map_range_4k(VirtAddr(va), PhysAddr(pa), kThreadSize);
     mem.fill_pattern(PhysAddr(pa), kThreadSize);
@@ -79,7 +79,7 @@ TEST(TaskStacks, RunningTaskWithoutScanAndAnUnmappedStack) {
   Task running, unmapped;
   running.stack = w.map_stack(0);
   running.running_on = 0;
-  unmapped.stack = kStackVa + 10 * 2 * kThreadSize;  // never mapped
+  unmapped.stack = kTaskStackVa + 10 * 2 * kThreadSize;  // never mapped
   unmapped.saved_sp = unmapped.stack + 0x3f00;
   unmapped.has_saved_sp = true;
   const Task* tasks[] = {&running, &unmapped};
