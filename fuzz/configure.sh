@@ -16,5 +16,5 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # No benchmarks and no QEMU tests: nothing runs them here.
 cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLPSTUB_UNITY_BUILD=ON -DTLPSTUB_WERROR=ON \
-  -DTLPSTUB_FUZZ=ON -DTLPSTUB_QEMU_TESTS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON \
+  -DTLPSTUB_FUZZ=ON -DBUILD_TESTING=ON -DTLPSTUB_QEMU_TESTS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON \
   "${launcher[@]}" >/dev/null
