@@ -96,7 +96,7 @@ if kill -0 "$STUB_PID" 2>/dev/null; then
   # Stopped the way a user stops it, so that a sanitizer's exit checks (leaks) run too.
   kill -TERM "$STUB_PID" || true
   for ((w = 0; w < 600; ++w)); do kill -0 "$STUB_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$STUB_PID" 2>/dev/null && { echo "FAIL: tlpstub still running 60 s after SIGTERM"; kill -KILL "$STUB_PID"; }
+  kill -0 "$STUB_PID" 2>/dev/null && { echo "FAIL: tlpstub still running 60 s after SIGTERM"; kill -KILL "$STUB_PID"; rc=1; }
   src=0; wait "$STUB_PID" || src=$?
   ((src == 0)) || { echo "FAIL: tlpstub exited with status $src after SIGTERM"; rc=1; }
 else
