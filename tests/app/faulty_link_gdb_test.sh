@@ -31,7 +31,8 @@ sim1=$!
 pids+=("$sim1")
 "$tlpstub" --nettlp "$net.2" --local "$net.1" --ram-size 16M --listen 127.0.0.1:0 \
   >"$tmp/stub.log" 2>&1 &
-pids+=($!)
+stub=$!
+pids+=("$stub")
 port=
 for _ in $(seq 200); do
   port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/stub.log")
@@ -74,4 +75,14 @@ for log in "$tmp/sim1.log" "$tmp/sim2.log"; do
     echo "FAIL: $(basename "$log" .log) did not report zero write TLPs"; tail -3 "$log"; rc=1
   fi
 done
+# A clean stop: SIGTERM ends tlpstub with status 0 (under ASan its leak check runs then too).
+kill -TERM "$stub" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$stub" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$stub" 2>/dev/null; then
+  echo "FAIL: tlpstub still running 10 s after SIGTERM"; rc=1
+else
+  st=0; wait "$stub" || st=$?
+  if ((st == 0)); then echo "PASS: SIGTERM stops tlpstub with status 0"
+  else echo "FAIL: tlpstub exited with status $st after SIGTERM"; tail -20 "$tmp/stub.log"; rc=1; fi
+fi
 exit $rc

@@ -28,4 +28,14 @@ check "gdb stays attached and runs monitor commands" "discovery: failed"
 check "physical reads work" '"tlpstub-no-kernel-marker"'
 check "unknown registers are unavailable" "<unavailable>"
 if grep -q "PC register is not available" <<<"$out"; then echo "FAIL: gdb refused the PC"; rc=1; fi
+# A clean stop: SIGTERM ends tlpstub with status 0 (under ASan its leak check runs then too).
+kill -TERM "$pid" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+  echo "FAIL: tlpstub still running 10 s after SIGTERM"; rc=1
+else
+  st=0; wait "$pid" || st=$?
+  if ((st == 0)); then echo "PASS: SIGTERM stops tlpstub with status 0"
+  else echo "FAIL: tlpstub exited with status $st after SIGTERM"; tail -20 "$tmp/log"; rc=1; fi
+fi
 exit $rc
