@@ -7,6 +7,7 @@
 # either adapter process.
 # Usage: faulty_link_gdb_test.sh TLPSTUB_BIN TLPSIM_BIN
 set -euo pipefail
+source "$(dirname "$0")/clean_stop.sh"
 tlpstub=$1 tlpsim=$2
 here=$(cd "$(dirname "$0")" && pwd)
 command -v gdb >/dev/null || { echo "FAIL: gdb not installed"; exit 1; }
@@ -75,14 +76,5 @@ for log in "$tmp/sim1.log" "$tmp/sim2.log"; do
     echo "FAIL: $(basename "$log" .log) did not report zero write TLPs"; tail -3 "$log"; rc=1
   fi
 done
-# A clean stop: SIGTERM ends tlpstub with status 0 (under ASan its leak check runs then too).
-kill -TERM "$stub" 2>/dev/null || true
-for _ in $(seq 100); do kill -0 "$stub" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$stub" 2>/dev/null; then
-  echo "FAIL: tlpstub still running 10 s after SIGTERM"; rc=1
-else
-  st=0; wait "$stub" || st=$?
-  if ((st == 0)); then echo "PASS: SIGTERM stops tlpstub with status 0"
-  else echo "FAIL: tlpstub exited with status $st after SIGTERM"; tail -20 "$tmp/stub.log"; rc=1; fi
-fi
+clean_stop "$stub" "$tmp/stub.log" || rc=1
 exit $rc

@@ -4,6 +4,7 @@
 # `target remote` ("PC register is not available").
 # Usage: no_kernel_gdb_test.sh TLPSTUB_BIN
 set -euo pipefail
+source "$(dirname "$0")/clean_stop.sh"
 tlpstub=$1
 command -v gdb >/dev/null || { echo "FAIL: gdb not installed"; exit 1; }
 tmp=$(mktemp -d)
@@ -28,14 +29,5 @@ check "gdb stays attached and runs monitor commands" "discovery: failed"
 check "physical reads work" '"tlpstub-no-kernel-marker"'
 check "unknown registers are unavailable" "<unavailable>"
 if grep -q "PC register is not available" <<<"$out"; then echo "FAIL: gdb refused the PC"; rc=1; fi
-# A clean stop: SIGTERM ends tlpstub with status 0 (under ASan its leak check runs then too).
-kill -TERM "$pid" 2>/dev/null || true
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then
-  echo "FAIL: tlpstub still running 10 s after SIGTERM"; rc=1
-else
-  st=0; wait "$pid" || st=$?
-  if ((st == 0)); then echo "PASS: SIGTERM stops tlpstub with status 0"
-  else echo "FAIL: tlpstub exited with status $st after SIGTERM"; tail -20 "$tmp/log"; rc=1; fi
-fi
+clean_stop "$pid" "$tmp/log" || rc=1
 exit $rc
